@@ -1,0 +1,33 @@
+//! The domain of usher, the identity broker: who the people are (users, groups,
+//! memberships), where they come from (upstream IdPs and identity links), where they
+//! go (applications), what happened to them (lifecycle events), and the ports
+//! (traits) through which the rest of the broker reaches storage and time.
+//!
+//! This crate names no web framework, ORM or cache: front-ends and the provisioning
+//! engine are written against the ports in [`ports`], and the binary picks the
+//! implementations (`usher-store`).
+
+mod application;
+mod audit;
+mod error;
+mod event;
+mod group;
+mod ids;
+mod link;
+mod page;
+pub mod ports;
+mod secret;
+mod upstream;
+mod user;
+
+pub use application::{AccessPolicy, AppKind, Application, ApplicationUpdate, NewApplication};
+pub use audit::{AuditEntry, NewAuditEntry};
+pub use error::{Error, Result, UniqueKey};
+pub use event::{LifecycleEvent, OutboxEvent};
+pub use group::{Group, GroupUpdate, NewGroup};
+pub use ids::{ApplicationId, GroupId, UpstreamId, UserId};
+pub use link::{IdentityLink, NewIdentityLink};
+pub use page::{Page, PageRequest};
+pub use secret::SecretBytes;
+pub use upstream::{Upstream, UpstreamKind};
+pub use user::{Email, NewUser, User, UserUpdate, normalize_email};

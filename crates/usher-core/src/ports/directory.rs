@@ -1,0 +1,71 @@
+use async_trait::async_trait;
+
+use crate::{
+    Group, GroupId, GroupUpdate, IdentityLink, NewGroup, NewIdentityLink, NewUser, Page,
+    PageRequest, Result, UpstreamId, User, UserId, UserUpdate,
+};
+
+/// Users, groups, memberships and identity links.
+///
+/// Every method that changes something writes the matching
+/// [`LifecycleEvent`](crate::LifecycleEvent) to the outbox in the same transaction:
+/// either both are stored or neither is. Uniqueness violations come back as
+/// [`Error::Conflict`](crate::Error::Conflict) and change nothing; a missing user
+/// or group as [`Error::NotFound`](crate::Error::NotFound).
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Creates a user. Emits `UserCreated`.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// Reads a user.
+    async fn get_user(&self, id: UserId) -> Result<User>;
+    /// Finds a user by username (case-insensitive).
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>>;
+    /// Finds the user that has this email address (case-insensitive).
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// Finds a user by the id its provisioning source knows it by.
+    async fn find_user_by_external_id(&self, external_id: &str) -> Result<Option<User>>;
+    /// Finds the user an upstream identity is linked to.
+    async fn find_user_by_link(&self, upstream: &UpstreamId, subject: &str)
+    -> Result<Option<User>>;
+    /// Changes a user. Emits `UserDeactivated` or `UserReactivated` when `active`
+    /// flips, and `UserUpdated` when anything else changed; nothing when nothing did.
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User>;
+    /// Deletes a user with its memberships and links. Emits `UserDeleted`.
+    async fn delete_user(&self, id: UserId) -> Result<()>;
+    /// Users in username order.
+    async fn list_users(&self, page: PageRequest) -> Result<Page<User>>;
+
+    /// Creates a group. Emits `GroupChanged`.
+    async fn create_group(&self, group: NewGroup) -> Result<Group>;
+    /// Reads a group.
+    async fn get_group(&self, id: GroupId) -> Result<Group>;
+    /// Finds a group by name (case-insensitive).
+    async fn find_group_by_name(&self, name: &str) -> Result<Option<Group>>;
+    /// Changes a group. Emits `GroupChanged` when something changed.
+    async fn update_group(&self, id: GroupId, update: GroupUpdate) -> Result<Group>;
+    /// Deletes a group and its memberships. Emits `MembershipRemoved` for each
+    /// member, then `GroupChanged`.
+    async fn delete_group(&self, id: GroupId) -> Result<()>;
+    /// Groups in name order.
+    async fn list_groups(&self, page: PageRequest) -> Result<Page<Group>>;
+
+    /// Adds a user to a group; `false` when already a member (and no event).
+    /// Emits `MembershipAdded`.
+    async fn add_member(&self, group: GroupId, user: UserId) -> Result<bool>;
+    /// Removes a user from a group; `false` when not a member (and no event).
+    /// Emits `MembershipRemoved`.
+    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<bool>;
+    /// The members of a group, in user id order.
+    async fn members_of(&self, group: GroupId, page: PageRequest) -> Result<Page<UserId>>;
+    /// The groups a user belongs to, in name order.
+    async fn groups_of(&self, user: UserId) -> Result<Vec<Group>>;
+
+    /// Links an upstream identity to a user.
+    async fn link_identity(&self, link: NewIdentityLink) -> Result<IdentityLink>;
+    /// Removes a link; `false` when there was none.
+    async fn unlink_identity(&self, upstream: &UpstreamId, subject: &str) -> Result<bool>;
+    /// A user's links.
+    async fn links_of(&self, user: UserId) -> Result<Vec<IdentityLink>>;
+    /// Records a sign-in through a link.
+    async fn touch_link(&self, upstream: &UpstreamId, subject: &str) -> Result<()>;
+}

@@ -1,0 +1,20 @@
+//! Ports: what the domain needs from the outside world, as traits. `usher-store`
+//! implements the storage ports on SQLite, PostgreSQL, memory and Redis; protocol
+//! crates and the provisioning engine receive them as `Arc<dyn ...>` and never name
+//! an implementation.
+
+mod audit;
+mod clock;
+mod directory;
+mod ephemeral;
+mod keys;
+mod outbox;
+mod registry;
+
+pub use audit::AuditLog;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use directory::Directory;
+pub use ephemeral::EphemeralStore;
+pub use keys::{KeyAlgorithm, KeyStatus, KeyStore, SigningKey};
+pub use outbox::Outbox;
+pub use registry::Registry;
