@@ -1,1 +1,32 @@
-fn main() {}
+//! usher, the identity broker: the binary. It reads configuration, picks the
+//! implementations of the core's ports, and runs the HTTP server and the CLI.
+
+mod backends;
+mod cli;
+mod commands;
+mod config;
+mod logging;
+mod master_key;
+mod server;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let format = cli.log_format;
+    logging::init(format);
+    match actix_web::rt::System::new().block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            match format {
+                cli::LogFormat::Human => eprintln!("error: {error:#}"),
+                cli::LogFormat::Json => {
+                    tracing::error!(error = format!("{error:#}"), "usher failed")
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

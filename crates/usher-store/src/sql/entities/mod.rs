@@ -1,0 +1,13 @@
+//! sea-orm entities, one per table. They mirror `migrations` exactly and never leave
+//! the `sql` module: the ports speak in core types.
+
+pub(crate) mod applications;
+pub(crate) mod audit_log;
+pub(crate) mod group_members;
+pub(crate) mod groups;
+pub(crate) mod identity_links;
+pub(crate) mod outbox_events;
+pub(crate) mod signing_keys;
+pub(crate) mod upstreams;
+pub(crate) mod user_emails;
+pub(crate) mod users;

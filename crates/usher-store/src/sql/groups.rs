@@ -1,0 +1,328 @@
+//! Groups and memberships.
+
+use sea_orm::ActiveValue::{Set, Unchanged};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TryInsertResult,
+};
+use usher_core::{
+    Error, Group, GroupId, GroupUpdate, LifecycleEvent, NewGroup, Page, PageRequest, Result, UserId,
+};
+use uuid::Uuid;
+
+use super::SqlStore;
+use super::entities::{group_members, groups, users};
+use super::errors::{db_err, is_foreign_key_violation};
+use super::outbox::emit;
+use super::store::finish;
+
+/// Group names compare case-insensitively, like usernames.
+fn normalize_name(name: &str) -> String {
+    name.to_lowercase()
+}
+
+impl SqlStore {
+    pub(super) async fn create_group_impl(&self, new: NewGroup) -> Result<Group> {
+        new.validate()?;
+        let now = self.now();
+        let group = Group {
+            id: GroupId::new(),
+            name: new.name,
+            display_name: new.display_name,
+            external_id: new.external_id,
+            created_at: now,
+            updated_at: now,
+        };
+        let txn = self.begin().await?;
+        let result = async {
+            groups::Entity::insert(to_active_model(&group))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+            emit(
+                &txn,
+                LifecycleEvent::GroupChanged { group_id: group.id },
+                now,
+            )
+            .await?;
+            Ok(group)
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    pub(super) async fn get_group_impl(&self, id: GroupId) -> Result<Group> {
+        groups::Entity::find_by_id(id.0)
+            .one(self.conn())
+            .await
+            .map_err(db_err)?
+            .map(to_group)
+            .ok_or(Error::not_found("group"))
+    }
+
+    pub(super) async fn find_group_by_name_impl(&self, name: &str) -> Result<Option<Group>> {
+        Ok(groups::Entity::find()
+            .filter(groups::Column::NameNormalized.eq(normalize_name(name)))
+            .one(self.conn())
+            .await
+            .map_err(db_err)?
+            .map(to_group))
+    }
+
+    pub(super) async fn update_group_impl(
+        &self,
+        id: GroupId,
+        update: GroupUpdate,
+    ) -> Result<Group> {
+        update.validate()?;
+        let now = self.now();
+        let txn = self.begin().await?;
+        let result = async {
+            let old = lock_group(&txn, id).await?;
+            let mut new = old.clone();
+            update.apply_to(&mut new);
+            if new == old {
+                return Ok(old);
+            }
+            new.updated_at = now;
+            let mut model = to_active_model(&new);
+            model.id = Unchanged(id.0);
+            model.created_at = Unchanged(old.created_at);
+            model.update(&txn).await.map_err(db_err)?;
+            emit(&txn, LifecycleEvent::GroupChanged { group_id: id }, now).await?;
+            Ok(new)
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    pub(super) async fn delete_group_impl(&self, id: GroupId) -> Result<()> {
+        let now = self.now();
+        let txn = self.begin().await?;
+        let result = async {
+            // Locking the group first blocks concurrent add_member (its foreign key
+            // check needs a share lock on this row), so no member joins unannounced
+            // between the read below and the delete.
+            lock_group(&txn, id).await?;
+            let members: Vec<Uuid> = group_members::Entity::find()
+                .select_only()
+                .column(group_members::Column::UserId)
+                .filter(group_members::Column::GroupId.eq(id.0))
+                .order_by_asc(group_members::Column::UserId)
+                .into_tuple()
+                .all(&txn)
+                .await
+                .map_err(db_err)?;
+            groups::Entity::delete_by_id(id.0)
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+            for user in members {
+                let event = LifecycleEvent::MembershipRemoved {
+                    group_id: id,
+                    user_id: UserId(user),
+                };
+                emit(&txn, event, now).await?;
+            }
+            emit(&txn, LifecycleEvent::GroupChanged { group_id: id }, now).await
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    pub(super) async fn list_groups_impl(&self, page: PageRequest) -> Result<Page<Group>> {
+        let limit = page.effective_limit() as usize;
+        let mut query = groups::Entity::find()
+            .order_by_asc(groups::Column::NameNormalized)
+            .limit(limit as u64 + 1);
+        if let Some(after) = page.after {
+            query = query.filter(groups::Column::NameNormalized.gt(after));
+        }
+        let mut rows = query.all(self.conn()).await.map_err(db_err)?;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|r| r.name_normalized.clone())
+        } else {
+            None
+        };
+        Ok(Page {
+            items: rows.into_iter().map(to_group).collect(),
+            next,
+        })
+    }
+
+    pub(super) async fn add_member_impl(&self, group: GroupId, user: UserId) -> Result<bool> {
+        let now = self.now();
+        let txn = self.begin().await?;
+        let result = async {
+            require_group(&txn, group).await?;
+            require_user(&txn, user).await?;
+            let row = group_members::ActiveModel {
+                group_id: Set(group.0),
+                user_id: Set(user.0),
+                created_at: Set(now),
+            };
+            // ON CONFLICT DO NOTHING: of two concurrent adds, one inserts and reports
+            // the event, the other sees the row and reports nothing.
+            let inserted = group_members::Entity::insert(row)
+                .on_conflict_do_nothing_on([
+                    group_members::Column::GroupId,
+                    group_members::Column::UserId,
+                ])
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| {
+                    if is_foreign_key_violation(&e) {
+                        Error::not_found("group or user")
+                    } else {
+                        db_err(e)
+                    }
+                })?;
+            if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+                return Ok(false);
+            }
+            let event = LifecycleEvent::MembershipAdded {
+                group_id: group,
+                user_id: user,
+            };
+            emit(&txn, event, now).await?;
+            Ok(true)
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    pub(super) async fn remove_member_impl(&self, group: GroupId, user: UserId) -> Result<bool> {
+        let now = self.now();
+        let txn = self.begin().await?;
+        let result = async {
+            require_group(&txn, group).await?;
+            require_user(&txn, user).await?;
+            let deleted = group_members::Entity::delete_many()
+                .filter(group_members::Column::GroupId.eq(group.0))
+                .filter(group_members::Column::UserId.eq(user.0))
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+            if deleted.rows_affected == 0 {
+                return Ok(false);
+            }
+            let event = LifecycleEvent::MembershipRemoved {
+                group_id: group,
+                user_id: user,
+            };
+            emit(&txn, event, now).await?;
+            Ok(true)
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    pub(super) async fn members_of_impl(
+        &self,
+        group: GroupId,
+        page: PageRequest,
+    ) -> Result<Page<UserId>> {
+        require_group(self.conn(), group).await?;
+        let limit = page.effective_limit() as usize;
+        let mut query = group_members::Entity::find()
+            .select_only()
+            .column(group_members::Column::UserId)
+            .filter(group_members::Column::GroupId.eq(group.0))
+            .order_by_asc(group_members::Column::UserId)
+            .limit(limit as u64 + 1);
+        if let Some(after) = page.after {
+            let after = Uuid::parse_str(&after)
+                .map_err(|_| Error::Invalid("malformed page cursor".into()))?;
+            query = query.filter(group_members::Column::UserId.gt(after));
+        }
+        let mut ids: Vec<Uuid> = query.into_tuple().all(self.conn()).await.map_err(db_err)?;
+        let next = if ids.len() > limit {
+            ids.truncate(limit);
+            ids.last().map(Uuid::to_string)
+        } else {
+            None
+        };
+        Ok(Page {
+            items: ids.into_iter().map(UserId).collect(),
+            next,
+        })
+    }
+
+    pub(super) async fn groups_of_impl(&self, user: UserId) -> Result<Vec<Group>> {
+        require_user(self.conn(), user).await?;
+        let group_ids: Vec<Uuid> = group_members::Entity::find()
+            .select_only()
+            .column(group_members::Column::GroupId)
+            .filter(group_members::Column::UserId.eq(user.0))
+            .into_tuple()
+            .all(self.conn())
+            .await
+            .map_err(db_err)?;
+        if group_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = groups::Entity::find()
+            .filter(groups::Column::Id.is_in(group_ids))
+            .order_by_asc(groups::Column::NameNormalized)
+            .all(self.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(to_group).collect())
+    }
+}
+
+async fn lock_group(conn: &impl ConnectionTrait, id: GroupId) -> Result<Group> {
+    groups::Entity::find_by_id(id.0)
+        .lock_exclusive()
+        .one(conn)
+        .await
+        .map_err(db_err)?
+        .map(to_group)
+        .ok_or(Error::not_found("group"))
+}
+
+async fn require_group(conn: &impl ConnectionTrait, id: GroupId) -> Result<()> {
+    let found: Option<Uuid> = groups::Entity::find_by_id(id.0)
+        .select_only()
+        .column(groups::Column::Id)
+        .into_tuple()
+        .one(conn)
+        .await
+        .map_err(db_err)?;
+    found.map(|_| ()).ok_or(Error::not_found("group"))
+}
+
+pub(crate) async fn require_user(conn: &impl ConnectionTrait, id: UserId) -> Result<()> {
+    let found: Option<Uuid> = users::Entity::find_by_id(id.0)
+        .select_only()
+        .column(users::Column::Id)
+        .into_tuple()
+        .one(conn)
+        .await
+        .map_err(db_err)?;
+    found.map(|_| ()).ok_or(Error::not_found("user"))
+}
+
+fn to_active_model(group: &Group) -> groups::ActiveModel {
+    groups::ActiveModel {
+        id: Set(group.id.0),
+        name: Set(group.name.clone()),
+        name_normalized: Set(normalize_name(&group.name)),
+        display_name: Set(group.display_name.clone()),
+        external_id: Set(group.external_id.clone()),
+        created_at: Set(group.created_at),
+        updated_at: Set(group.updated_at),
+    }
+}
+
+fn to_group(row: groups::Model) -> Group {
+    Group {
+        id: GroupId(row.id),
+        name: row.name,
+        display_name: row.display_name,
+        external_id: row.external_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}

@@ -1,0 +1,27 @@
+//! The SQL storage: the directory, registry, outbox, audit log and key store on
+//! SQLite and PostgreSQL, through sea-orm.
+//!
+//! Every directory change and its lifecycle event are written in one transaction
+//! (on SQLite a `BEGIN IMMEDIATE` one, so two writers queue on the busy timeout
+//! instead of failing when a read lock cannot be upgraded). Timestamps are kept to
+//! the whole second in UTC: see [`timestamps`].
+
+mod audit;
+mod database;
+mod directory;
+mod entities;
+mod errors;
+mod groups;
+mod keys;
+mod links;
+mod outbox;
+mod registry;
+mod sealing;
+mod store;
+mod timestamps;
+mod users;
+
+pub use database::{Database, PoolStatus};
+pub use keys::SqlKeyStore;
+pub use sealing::MasterKey;
+pub use store::SqlStore;

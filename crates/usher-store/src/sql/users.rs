@@ -1,0 +1,307 @@
+//! Users and their email addresses.
+
+use std::collections::HashMap;
+
+use sea_orm::ActiveValue::{Set, Unchanged};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::{Map, Value};
+use usher_core::{
+    Email, Error, LifecycleEvent, NewUser, Page, PageRequest, Result, User, UserId, UserUpdate,
+    normalize_email,
+};
+use uuid::Uuid;
+
+use super::SqlStore;
+use super::entities::{user_emails, users};
+use super::errors::db_err;
+use super::outbox::emit;
+use super::store::finish;
+
+/// The form under which usernames are compared and kept unique: two accounts that
+/// differ only in case would be indistinguishable to people and to most IdPs.
+pub(crate) fn normalize_username(username: &str) -> String {
+    username.to_lowercase()
+}
+
+impl SqlStore {
+    pub(super) async fn create_user_impl(&self, new: NewUser) -> Result<User> {
+        new.validate()?;
+        let now = self.now();
+        let user = User {
+            id: UserId::new(),
+            username: new.username,
+            emails: new.emails,
+            display_name: new.display_name,
+            given_name: new.given_name,
+            family_name: new.family_name,
+            active: new.active,
+            external_id: new.external_id,
+            attributes: new.attributes,
+            created_at: now,
+            updated_at: now,
+        };
+        let txn = self.begin().await?;
+        let result = async {
+            users::Entity::insert(to_active_model(&user))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+            insert_emails(&txn, user.id, &user.emails).await?;
+            emit(&txn, LifecycleEvent::UserCreated { user_id: user.id }, now).await?;
+            Ok(user)
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    pub(super) async fn get_user_impl(&self, id: UserId) -> Result<User> {
+        find_user(self.conn(), id)
+            .await?
+            .ok_or(Error::not_found("user"))
+    }
+
+    pub(super) async fn find_user_where(
+        &self,
+        column: users::Column,
+        value: String,
+    ) -> Result<Option<User>> {
+        let row = users::Entity::find()
+            .filter(column.eq(value))
+            .one(self.conn())
+            .await
+            .map_err(db_err)?;
+        match row {
+            Some(row) => Ok(Some(load_user(self.conn(), row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) async fn find_user_by_email_impl(&self, email: &str) -> Result<Option<User>> {
+        let row = user_emails::Entity::find()
+            .filter(user_emails::Column::AddressNormalized.eq(normalize_email(email)))
+            .one(self.conn())
+            .await
+            .map_err(db_err)?;
+        match row {
+            Some(row) => find_user(self.conn(), UserId(row.user_id)).await,
+            None => Ok(None),
+        }
+    }
+
+    pub(super) async fn update_user_impl(&self, id: UserId, update: UserUpdate) -> Result<User> {
+        update.validate()?;
+        let now = self.now();
+        let txn = self.begin().await?;
+        let result = async {
+            // FOR UPDATE on PostgreSQL: two concurrent updates must not both compute
+            // their events from the same old row. (SQLite's IMMEDIATE transaction
+            // already serializes writers.)
+            let row = users::Entity::find_by_id(id.0)
+                .lock_exclusive()
+                .one(&txn)
+                .await
+                .map_err(db_err)?
+                .ok_or(Error::not_found("user"))?;
+            let old = load_user(&txn, row).await?;
+            let mut new = old.clone();
+            update.apply_to(&mut new);
+            let flipped = old.active != new.active;
+            let changed = !same_profile(&old, &new);
+            if !flipped && !changed {
+                return Ok(old);
+            }
+            new.updated_at = now;
+            let mut model = to_active_model(&new);
+            model.id = Unchanged(id.0);
+            model.created_at = Unchanged(old.created_at);
+            model.update(&txn).await.map_err(db_err)?;
+            if new.emails != old.emails {
+                user_emails::Entity::delete_many()
+                    .filter(user_emails::Column::UserId.eq(id.0))
+                    .exec(&txn)
+                    .await
+                    .map_err(db_err)?;
+                insert_emails(&txn, id, &new.emails).await?;
+            }
+            // Downstream accounts should be active while changes are pushed to them:
+            // reactivate before updating, update before deactivating.
+            let user_id = id;
+            if flipped && new.active {
+                emit(&txn, LifecycleEvent::UserReactivated { user_id }, now).await?;
+            }
+            if changed {
+                emit(&txn, LifecycleEvent::UserUpdated { user_id }, now).await?;
+            }
+            if flipped && !new.active {
+                emit(&txn, LifecycleEvent::UserDeactivated { user_id }, now).await?;
+            }
+            Ok(new)
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    pub(super) async fn delete_user_impl(&self, id: UserId) -> Result<()> {
+        let now = self.now();
+        let txn = self.begin().await?;
+        let result = async {
+            // Emails, memberships and links go by ON DELETE CASCADE.
+            let deleted = users::Entity::delete_by_id(id.0)
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+            if deleted.rows_affected == 0 {
+                return Err(Error::not_found("user"));
+            }
+            emit(&txn, LifecycleEvent::UserDeleted { user_id: id }, now).await
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    pub(super) async fn list_users_impl(&self, page: PageRequest) -> Result<Page<User>> {
+        let limit = page.effective_limit() as usize;
+        let mut query = users::Entity::find()
+            .order_by_asc(users::Column::UsernameNormalized)
+            .limit(limit as u64 + 1);
+        if let Some(after) = page.after {
+            query = query.filter(users::Column::UsernameNormalized.gt(after));
+        }
+        let mut rows = query.all(self.conn()).await.map_err(db_err)?;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|r| r.username_normalized.clone())
+        } else {
+            None
+        };
+        let items = load_users(self.conn(), rows).await?;
+        Ok(Page { items, next })
+    }
+}
+
+/// True when everything but `active` and the timestamps is equal.
+fn same_profile(a: &User, b: &User) -> bool {
+    a.username == b.username
+        && a.emails == b.emails
+        && a.display_name == b.display_name
+        && a.given_name == b.given_name
+        && a.family_name == b.family_name
+        && a.external_id == b.external_id
+        && a.attributes == b.attributes
+}
+
+fn to_active_model(user: &User) -> users::ActiveModel {
+    users::ActiveModel {
+        id: Set(user.id.0),
+        username: Set(user.username.clone()),
+        username_normalized: Set(normalize_username(&user.username)),
+        display_name: Set(user.display_name.clone()),
+        given_name: Set(user.given_name.clone()),
+        family_name: Set(user.family_name.clone()),
+        active: Set(user.active),
+        external_id: Set(user.external_id.clone()),
+        attributes: Set(Value::Object(user.attributes.clone())),
+        created_at: Set(user.created_at),
+        updated_at: Set(user.updated_at),
+    }
+}
+
+async fn insert_emails(conn: &impl ConnectionTrait, user: UserId, emails: &[Email]) -> Result<()> {
+    let mut rows = Vec::with_capacity(emails.len());
+    for (position, email) in emails.iter().enumerate() {
+        let position = i32::try_from(position)
+            .map_err(|_| Error::Invalid("too many email addresses".into()))?;
+        rows.push(user_emails::ActiveModel {
+            user_id: Set(user.0),
+            position: Set(position),
+            address: Set(email.address.clone()),
+            address_normalized: Set(normalize_email(&email.address)),
+            verified: Set(email.verified),
+            is_primary: Set(email.primary),
+        });
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    user_emails::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Reads a user with its addresses.
+pub(crate) async fn find_user(conn: &impl ConnectionTrait, id: UserId) -> Result<Option<User>> {
+    match users::Entity::find_by_id(id.0)
+        .one(conn)
+        .await
+        .map_err(db_err)?
+    {
+        Some(row) => Ok(Some(load_user(conn, row).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn load_user(conn: &impl ConnectionTrait, row: users::Model) -> Result<User> {
+    let mut users = load_users(conn, vec![row]).await?;
+    users
+        .pop()
+        .ok_or_else(|| Error::Internal("user vanished".into()))
+}
+
+/// Turns rows into users, reading all their addresses in one query.
+async fn load_users(conn: &impl ConnectionTrait, rows: Vec<users::Model>) -> Result<Vec<User>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut emails: HashMap<Uuid, Vec<Email>> = HashMap::new();
+    for e in user_emails::Entity::find()
+        .filter(user_emails::Column::UserId.is_in(ids))
+        .order_by_asc(user_emails::Column::UserId)
+        .order_by_asc(user_emails::Column::Position)
+        .all(conn)
+        .await
+        .map_err(db_err)?
+    {
+        emails
+            .entry(e.user_id)
+            .or_default()
+            .push(Email::new(e.address, e.verified, e.is_primary));
+    }
+    rows.into_iter()
+        .map(|row| {
+            let emails = emails.remove(&row.id).unwrap_or_default();
+            to_user(row, emails)
+        })
+        .collect()
+}
+
+fn to_user(row: users::Model, emails: Vec<Email>) -> Result<User> {
+    let attributes: Map<String, Value> = match row.attributes {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        _ => {
+            return Err(Error::Internal(format!(
+                "user {} has non-object attributes",
+                row.id
+            )));
+        }
+    };
+    Ok(User {
+        id: UserId(row.id),
+        username: row.username,
+        emails,
+        display_name: row.display_name,
+        given_name: row.given_name,
+        family_name: row.family_name,
+        active: row.active,
+        external_id: row.external_id,
+        attributes,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}

@@ -1,0 +1,61 @@
+//! The SQL conformance suite: every test function below runs on SQLite (a fresh
+//! temporary file) and on PostgreSQL (a fresh `usher_test_<random>` database on the
+//! server named by `USHER_TEST_POSTGRES_URL`), through [`suite!`].
+//!
+//! Without `USHER_TEST_POSTGRES_URL` the PostgreSQL half prints `SKIPPED` and passes,
+//! unless `USHER_TEST_REQUIRE_SERVICES=1` (as on CI), where it fails instead.
+
+mod connect;
+mod groups;
+mod harness;
+mod hostile;
+mod keys;
+mod registry;
+mod users;
+
+/// Stamps out `sqlite::<name>` and `postgres::<name>` tests for each suite function
+/// `async fn <name>(db: Database)`.
+macro_rules! suite {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::harness::on_sqlite(super::$module::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::harness::on_postgres(super::$module::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    users::migrations_are_idempotent,
+    users::create_and_find_users,
+    users::uniqueness_conflicts_change_nothing,
+    users::update_user_emits_the_right_events,
+    users::failed_update_leaves_row_and_outbox_untouched,
+    users::delete_user_cascades,
+    groups::groups_and_memberships,
+    groups::delete_group_announces_each_member,
+    groups::concurrent_adds_report_once,
+    users::paging_is_complete_and_stable,
+    groups::identity_links,
+    groups::outbox_order_and_mark_processed,
+    hostile::sql_injection_strings_are_data,
+    hostile::oversized_and_malformed_inputs_are_invalid,
+    hostile::timestamps_round_trip,
+    registry::applications_crud_and_conflicts,
+    registry::upstreams_put_replace_delete,
+    registry::audit_log_range,
+    keys::key_store_round_trip,
+    keys::wrong_master_key_is_reported_and_changes_nothing,
+    keys::retire_and_purge_expired,
+);

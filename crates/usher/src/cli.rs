@@ -1,0 +1,63 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// usher, the identity broker.
+#[derive(Debug, Parser)]
+#[command(name = "usher", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (TOML). Without one, usher runs on defaults and `USHER_*`
+    /// environment variables.
+    #[arg(long, short, global = true, env = "USHER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format: human-readable, or one JSON object per line for log collectors.
+    #[arg(long, global = true, env = "USHER_LOG_FORMAT", default_value = "human")]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Human,
+    /// JSON lines for machines.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the broker.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load and validate the configuration, print it with secrets redacted, and exit.
+    CheckConfig,
+    /// Manage signing keys.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// `usher keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys with their status.
+    List,
+    /// Replace the active key of each algorithm (or of those given) with a new one.
+    /// The previous key stays published until tokens it signed have expired.
+    Rotate {
+        /// Only these algorithms (RS256, ES256, EdDSA); default: all.
+        #[arg(long = "algorithm", value_name = "ALG")]
+        algorithms: Vec<String>,
+    },
+}

@@ -1,0 +1,20 @@
+//! The subcommands.
+
+mod check_config;
+mod keys;
+mod migrate;
+mod serve;
+
+use crate::cli::{Cli, Command};
+use crate::config;
+
+/// Runs the command the user asked for.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve::run(config).await,
+        Command::Migrate => migrate::run(&config).await,
+        Command::CheckConfig => check_config::run(&config, cli.config.as_deref()),
+        Command::Keys { command } => keys::run(&config, command).await,
+    }
+}

@@ -1,0 +1,97 @@
+use actix_web::http::Uri;
+
+use super::{Config, ConfigError, resolve_secret};
+
+impl Config {
+    /// Checks what types alone cannot: URLs, schemes, and settings that only make
+    /// sense together. Every error names its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_public_url()?;
+        let database = self.database_url()?;
+        let db = database.expose();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "expected sqlite://PATH?mode=rwc or postgres://USER[:PASSWORD]@HOST[:PORT]/DB",
+            ));
+        }
+        if let Some(redis) = self.redis_url()? {
+            let r = redis.expose();
+            if r.starts_with("rediss://") {
+                return Err(ConfigError::invalid(
+                    "redis.url",
+                    "rediss:// (TLS) is not supported by this build; reach Redis over a private \
+                     network or a local TLS proxy (stunnel) with redis://",
+                ));
+            }
+            if !r.starts_with("redis://") {
+                return Err(ConfigError::invalid(
+                    "redis.url",
+                    "expected redis://[:PASSWORD@]HOST[:PORT][/DB]",
+                ));
+            }
+        }
+        if self.redis.key_prefix.is_empty() || self.redis.key_prefix.len() > 64 {
+            return Err(ConfigError::invalid(
+                "redis.key_prefix",
+                "expected 1 to 64 characters, such as \"usher:\"",
+            ));
+        }
+        if self.ephemeral.max_entries == 0 {
+            return Err(ConfigError::invalid(
+                "ephemeral.max_entries",
+                "expected a positive number",
+            ));
+        }
+        if self.server.workers == Some(0) {
+            return Err(ConfigError::invalid(
+                "server.workers",
+                "expected a positive number, or leave it out for one per core",
+            ));
+        }
+        let master = resolve_secret(
+            "keys.master_key",
+            self.keys.master_key.as_ref(),
+            self.keys.master_key_file.as_deref(),
+        )?;
+        if let Some(master) = &master {
+            usher_store::MasterKey::from_base64(master.expose())
+                .map_err(|e| ConfigError::invalid("keys.master_key", e.to_string()))?;
+        } else if !db.starts_with("sqlite:") {
+            // A generated key lives in one machine's data directory; with a shared
+            // database every instance must seal and open keys with the same one.
+            return Err(ConfigError::invalid(
+                "keys.master_key_file",
+                "a master key is required with PostgreSQL, so that every instance shares it; \
+                 create one with `openssl rand -base64 32 > master.key` and set \
+                 keys.master_key_file",
+            ));
+        }
+        if self.keys.publish_retired_for.is_zero() {
+            return Err(ConfigError::invalid(
+                "keys.publish_retired_for",
+                "expected a duration such as \"24h\": retired keys must stay published until \
+                 the tokens they signed expire",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_public_url(&self) -> Result<(), ConfigError> {
+        let url = &self.server.public_url;
+        let expected = "expected an absolute http(s) URL without query or fragment, such as \
+                        https://login.example.com";
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| ConfigError::invalid("server.public_url", expected))?;
+        let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+        // OIDC Core §2 / RFC 8414 §2: the issuer has no query or fragment.
+        if !scheme_ok || uri.host().is_none() || uri.query().is_some() || url.contains('#') {
+            return Err(ConfigError::invalid("server.public_url", expected));
+        }
+        Ok(())
+    }
+}

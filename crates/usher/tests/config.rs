@@ -1,0 +1,178 @@
+//! Bad configuration: every mistake exits non-zero naming the file, the key and
+//! what is expected; secrets never appear in output.
+
+use crate::support::{Scratch, run, stderr, stdout, usher};
+
+fn check(dir: &Scratch, toml: &str) -> std::process::Output {
+    let file = dir.write("usher.toml", toml);
+    run(usher(&dir.0).arg("--config").arg(file).arg("check-config"))
+}
+
+#[test]
+fn malformed_toml_names_the_file_and_the_place() {
+    let dir = Scratch::new();
+    let out = check(&dir, "[server\nbind = 1\n");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("usher.toml"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_reported_not_ignored() {
+    let dir = Scratch::new();
+    let out = check(&dir, "[server]\nbnd = \"127.0.0.1:9\"\n");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("bnd") && err.contains("server"), "{err}");
+    assert!(err.contains("usher.toml"), "{err}");
+
+    let out = check(&dir, "[sever]\nbind = \"127.0.0.1:9\"\n");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("sever"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_value_names_its_key_and_what_is_expected() {
+    let dir = Scratch::new();
+    let out = check(&dir, "[server]\nbind = \"not-an-address\"\n");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("server.bind"), "{err}");
+
+    let out = check(
+        &dir,
+        "[server]\npublic_url = \"https://login.example.com/?x=1\"\n",
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("server.public_url"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = check(&dir, "[keys]\npublish_retired_for = \"soon\"\n");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("keys.publish_retired_for"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_bad_environment_value_names_the_variable_key() {
+    let dir = Scratch::new();
+    let out = run(usher(&dir.0)
+        .env("USHER_SERVER__BIND", "nowhere")
+        .arg("check-config"));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("server.bind"), "{err}");
+    assert!(
+        err.to_lowercase().contains("environment") || err.contains("USHER_"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_says_so() {
+    let dir = Scratch::new();
+    let out = run(usher(&dir.0).args(["--config", "nope.toml", "check-config"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("nope.toml does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn secrets_come_from_files_and_never_print() {
+    let dir = Scratch::new();
+    let key = "q2c1bXZ6b1N5c3RlbVRlc3RNYXN0ZXJLZXkxMjM0NTY=";
+    let key_file = dir.write("master.key", &format!("{key}\n"));
+    let out = run(usher(&dir.0)
+        .env("USHER_KEYS__MASTER_KEY_FILE", &key_file)
+        .env(
+            "USHER_DATABASE__URL",
+            "postgres://usher:pg-password-42@db.internal/usher",
+        )
+        .arg("check-config"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!printed.contains(key), "master key printed: {printed}");
+    assert!(
+        !printed.contains("pg-password-42"),
+        "database password printed: {printed}"
+    );
+    assert!(printed.contains("[redacted]"), "{printed}");
+}
+
+#[test]
+fn a_secret_given_twice_is_refused() {
+    let dir = Scratch::new();
+    let key_file = dir.write("master.key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    let out = run(usher(&dir.0)
+        .env(
+            "USHER_KEYS__MASTER_KEY",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )
+        .env("USHER_KEYS__MASTER_KEY_FILE", &key_file)
+        .arg("check-config"));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not both"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_short_master_key_is_refused() {
+    let dir = Scratch::new();
+    let out = run(usher(&dir.0)
+        .env("USHER_KEYS__MASTER_KEY", "c2hvcnQ=")
+        .arg("check-config"));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("keys.master_key") && err.contains("32"),
+        "{err}"
+    );
+}
+
+#[test]
+fn postgres_without_a_master_key_is_refused() {
+    let dir = Scratch::new();
+    let out = run(usher(&dir.0)
+        .env("USHER_DATABASE__URL", "postgres://usher@db.internal/usher")
+        .arg("check-config"));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("keys.master_key_file") && err.contains("openssl rand"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unsupported_schemes_are_refused_with_a_way_forward() {
+    let dir = Scratch::new();
+    let out = run(usher(&dir.0)
+        .env("USHER_REDIS__URL", "rediss://cache:6380")
+        .arg("check-config"));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("redis.url"), "{}", stderr(&out));
+
+    let out = run(usher(&dir.0)
+        .env("USHER_DATABASE__URL", "mysql://db/usher")
+        .arg("check-config"));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("database.url"), "{}", stderr(&out));
+}
+
+#[test]
+fn zero_config_is_valid() {
+    let dir = Scratch::new();
+    let out = run(usher(&dir.0).arg("check-config"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(printed["server"]["bind"], "127.0.0.1:8080");
+    assert_eq!(printed["server"]["public_url"], "http://127.0.0.1:8080");
+}

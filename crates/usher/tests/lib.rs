@@ -1,0 +1,9 @@
+//! The `usher` binary's one integration test binary: the real executable, started as
+//! a process, over real HTTP, on SQLite, PostgreSQL and Redis.
+
+mod config;
+mod deploy;
+mod serve;
+mod services;
+mod support;
+mod tidy;

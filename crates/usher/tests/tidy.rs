@@ -1,0 +1,110 @@
+//! Architecture invariants from docs/ARCHITECTURE.md, checked on the dependency
+//! graph that cargo resolves (so a transitive dependency cannot sneak in).
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Normal (non-dev, non-build) dependencies of `package`, transitively.
+fn dependencies_of(metadata: &Value, package: &str) -> BTreeSet<String> {
+    let nodes = metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("resolve graph");
+    let by_id: HashMap<&str, &Value> = nodes
+        .iter()
+        .map(|n| (n["id"].as_str().expect("id"), n))
+        .collect();
+    let names: HashMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().expect("id"),
+                p["name"].as_str().expect("name"),
+            )
+        })
+        .collect();
+    let root = names
+        .iter()
+        .find(|(_, n)| **n == package)
+        .map(|(id, _)| *id)
+        .expect("package");
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        for dep in by_id[id]["deps"].as_array().expect("deps") {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .expect("kinds")
+                .iter()
+                .any(|k| k["kind"].is_null());
+            let dep_id = dep["pkg"].as_str().expect("pkg");
+            if normal && seen.insert(names[dep_id].to_owned()) {
+                stack.push(dep_id);
+            }
+        }
+    }
+    seen
+}
+
+fn metadata() -> Value {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("metadata JSON")
+}
+
+#[test]
+fn the_core_never_depends_on_web_orm_or_cache() {
+    let deps = dependencies_of(&metadata(), "usher-core");
+    for forbidden in [
+        "actix-web",
+        "actix-http",
+        "sea-orm",
+        "sqlx",
+        "redis",
+        "openssl",
+    ] {
+        assert!(
+            !deps.contains(forbidden),
+            "usher-core depends on {forbidden}: {deps:?}"
+        );
+    }
+}
+
+#[test]
+fn only_the_binary_depends_on_storage() {
+    let metadata = metadata();
+    let members: Vec<String> = metadata["workspace_members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|id| {
+            metadata["packages"]
+                .as_array()
+                .expect("packages")
+                .iter()
+                .find(|p| p["id"] == *id)
+                .and_then(|p| p["name"].as_str().map(str::to_owned))
+        })
+        .collect();
+    for member in members
+        .iter()
+        .filter(|m| !["usher", "usher-store"].contains(&m.as_str()))
+    {
+        let deps = dependencies_of(&metadata, member);
+        assert!(
+            !deps.contains("usher-store"),
+            "{member} depends on usher-store"
+        );
+    }
+}

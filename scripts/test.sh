@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. The PostgreSQL and Redis suites run when
+# USHER_TEST_POSTGRES_URL / USHER_TEST_REDIS_URL are set; when they are not, this
+# script looks for servers on 127.0.0.1 (5432 and 6379) and uses them if they answer.
+# Set USHER_TEST_REQUIRE_SERVICES=1 to fail instead of skipping those suites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+usher_require_cargo
+usher_require_packages
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if [ -z "${USHER_TEST_POSTGRES_URL:-}" ] && port_open 5432; then
+    export USHER_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres"
+fi
+if [ -z "${USHER_TEST_REDIS_URL:-}" ] && port_open 6379; then
+    export USHER_TEST_REDIS_URL="redis://127.0.0.1:6379/0"
+fi
+echo "PostgreSQL suite: ${USHER_TEST_POSTGRES_URL:-SKIPPED (set USHER_TEST_POSTGRES_URL)}"
+echo "Redis suite:      ${USHER_TEST_REDIS_URL:-SKIPPED (set USHER_TEST_REDIS_URL)}"
+
+cargo test --locked --workspace "$@"
