@@ -10,7 +10,7 @@ bin="${CARGO_TARGET_DIR:-target}/release/usher"
 scratch=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 trap 'kill $pid 2>/dev/null || true; rm -rf "$scratch"' EXIT
-(cd "$scratch" && env "$@" USHER_SERVER__BIND="127.0.0.1:$port" "$bin" serve 2>"$scratch/log") &
+(cd "$scratch" && exec env "$@" USHER_SERVER__BIND="127.0.0.1:$port" "$bin" serve 2>"$scratch/log") &
 pid=$!
 for _ in $(seq 1 300); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break

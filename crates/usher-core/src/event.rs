@@ -76,7 +76,10 @@ impl LifecycleEvent {
 /// An event as read back from the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {
-    /// Position in the outbox; strictly increasing in commit order of insertion.
+    /// Position in the outbox, increasing in insertion order. Concurrent
+    /// transactions may commit out of id order (PostgreSQL allocates ids before
+    /// commit), so a consumer must not assume that every id below one it has seen is
+    /// already visible: it reads *unprocessed* events, not "everything after N".
     pub id: i64,
     /// What happened.
     pub event: LifecycleEvent,

@@ -38,6 +38,29 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// Builds a page from rows read with `limit + 1`: the extra row, if present, only
+    /// proves there is a next page, whose cursor is the last kept row's sort key.
+    pub fn from_overfetch(mut rows: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Self {
+        let limit = limit as usize;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(cursor)
+        } else {
+            None
+        };
+        Self { items: rows, next }
+    }
+
+    /// The same page with each item converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +70,19 @@ mod tests {
         assert_eq!(PageRequest::first(0).effective_limit(), 100);
         assert_eq!(PageRequest::first(5).effective_limit(), 5);
         assert_eq!(PageRequest::first(1_000_000).effective_limit(), 1000);
+    }
+
+    #[test]
+    fn overfetched_rows_make_a_cursor() {
+        let page = Page::from_overfetch(vec![1, 2, 3], 2, i32::to_string);
+        assert_eq!(
+            page,
+            Page {
+                items: vec![1, 2],
+                next: Some("2".into())
+            }
+        );
+        let last = Page::from_overfetch(vec![1, 2], 2, i32::to_string);
+        assert_eq!(last.next, None);
     }
 }

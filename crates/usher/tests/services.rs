@@ -112,3 +112,28 @@ async fn postgres_and_redis_serve_is_ready_and_keys_rotate() {
 
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn a_database_that_appears_after_start_is_picked_up_by_the_retries() {
+    let Some(pg) = postgres_url() else { return };
+    let dir = Scratch::new();
+    // Reserve a name, then drop the database: usher starts before it exists.
+    let db = TempDatabase::create(&pg).await;
+    let (name, url) = (db.name.clone(), db.url.clone());
+    db.drop_now().await;
+
+    let mut cmd = usher(&dir.0);
+    cmd.env("USHER_DATABASE__URL", &url)
+        .env("USHER_KEYS__MASTER_KEY", MASTER_KEY);
+    let mut server = Server::start(cmd).await;
+    let res = reqwest::get(server.url("/readyz")).await.expect("readyz");
+    assert_eq!(res.status(), 503, "not ready without its database");
+
+    let db = TempDatabase::recreate(&pg, &name).await;
+    let ready = server.wait_ready().await;
+    assert_eq!(ready["database"]["backend"], "postgres");
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log}");
+    assert!(log.contains("retrying"), "{log}");
+    db.drop_now().await;
+}

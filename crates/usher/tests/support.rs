@@ -222,8 +222,17 @@ pub struct TempDatabase {
 
 impl TempDatabase {
     pub async fn create(admin_url: &str) -> Self {
+        Self::recreate(
+            admin_url,
+            &format!("usher_test_{}", uuid::Uuid::new_v4().simple()),
+        )
+        .await
+    }
+
+    /// Creates the database `name` (which must not exist).
+    pub async fn recreate(admin_url: &str, name: &str) -> Self {
         use sea_orm::ConnectionTrait;
-        let name = format!("usher_test_{}", uuid::Uuid::new_v4().simple());
+        let name = name.to_owned();
         let admin = sea_orm::Database::connect(admin_url)
             .await
             .expect("postgres reachable");

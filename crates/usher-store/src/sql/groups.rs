@@ -131,24 +131,15 @@ impl SqlStore {
     }
 
     pub(super) async fn list_groups_impl(&self, page: PageRequest) -> Result<Page<Group>> {
-        let limit = page.effective_limit() as usize;
+        let limit = page.effective_limit();
         let mut query = groups::Entity::find()
             .order_by_asc(groups::Column::NameNormalized)
-            .limit(limit as u64 + 1);
+            .limit(u64::from(limit) + 1);
         if let Some(after) = page.after {
             query = query.filter(groups::Column::NameNormalized.gt(after));
         }
-        let mut rows = query.all(self.conn()).await.map_err(db_err)?;
-        let next = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|r| r.name_normalized.clone())
-        } else {
-            None
-        };
-        Ok(Page {
-            items: rows.into_iter().map(to_group).collect(),
-            next,
-        })
+        let rows = query.all(self.conn()).await.map_err(db_err)?;
+        Ok(Page::from_overfetch(rows, limit, |r| r.name_normalized.clone()).map(to_group))
     }
 
     pub(super) async fn add_member_impl(&self, group: GroupId, user: UserId) -> Result<bool> {
@@ -224,29 +215,20 @@ impl SqlStore {
         page: PageRequest,
     ) -> Result<Page<UserId>> {
         require_group(self.conn(), group).await?;
-        let limit = page.effective_limit() as usize;
+        let limit = page.effective_limit();
         let mut query = group_members::Entity::find()
             .select_only()
             .column(group_members::Column::UserId)
             .filter(group_members::Column::GroupId.eq(group.0))
             .order_by_asc(group_members::Column::UserId)
-            .limit(limit as u64 + 1);
+            .limit(u64::from(limit) + 1);
         if let Some(after) = page.after {
             let after = Uuid::parse_str(&after)
                 .map_err(|_| Error::Invalid("malformed page cursor".into()))?;
             query = query.filter(group_members::Column::UserId.gt(after));
         }
-        let mut ids: Vec<Uuid> = query.into_tuple().all(self.conn()).await.map_err(db_err)?;
-        let next = if ids.len() > limit {
-            ids.truncate(limit);
-            ids.last().map(Uuid::to_string)
-        } else {
-            None
-        };
-        Ok(Page {
-            items: ids.into_iter().map(UserId).collect(),
-            next,
-        })
+        let ids: Vec<Uuid> = query.into_tuple().all(self.conn()).await.map_err(db_err)?;
+        Ok(Page::from_overfetch(ids, limit, Uuid::to_string).map(UserId))
     }
 
     pub(super) async fn groups_of_impl(&self, user: UserId) -> Result<Vec<Group>> {

@@ -163,22 +163,20 @@ impl SqlStore {
     }
 
     pub(super) async fn list_users_impl(&self, page: PageRequest) -> Result<Page<User>> {
-        let limit = page.effective_limit() as usize;
+        let limit = page.effective_limit();
         let mut query = users::Entity::find()
             .order_by_asc(users::Column::UsernameNormalized)
-            .limit(limit as u64 + 1);
+            .limit(u64::from(limit) + 1);
         if let Some(after) = page.after {
             query = query.filter(users::Column::UsernameNormalized.gt(after));
         }
-        let mut rows = query.all(self.conn()).await.map_err(db_err)?;
-        let next = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|r| r.username_normalized.clone())
-        } else {
-            None
-        };
-        let items = load_users(self.conn(), rows).await?;
-        Ok(Page { items, next })
+        let rows = query.all(self.conn()).await.map_err(db_err)?;
+        let page = Page::from_overfetch(rows, limit, |r| r.username_normalized.clone());
+        let items = load_users(self.conn(), page.items).await?;
+        Ok(Page {
+            items,
+            next: page.next,
+        })
     }
 }
 
