@@ -17,6 +17,7 @@ mod m20261122_000001_directory;
 mod m20261122_000002_registry;
 mod m20261122_000003_outbox_audit;
 mod m20261122_000004_signing_keys;
+mod m20261122_000005_user_credentials;
 
 /// Runs usher's migrations in order; already applied ones are skipped.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_registry::Migration),
             Box::new(m20261122_000003_outbox_audit::Migration),
             Box::new(m20261122_000004_signing_keys::Migration),
+            Box::new(m20261122_000005_user_credentials::Migration),
         ]
     }
 }

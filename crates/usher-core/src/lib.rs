@@ -13,10 +13,14 @@ mod error;
 mod event;
 mod group;
 mod ids;
+mod interaction;
 mod link;
 mod page;
 pub mod ports;
+pub mod random;
 mod secret;
+mod session;
+pub mod stash;
 mod upstream;
 mod user;
 
@@ -26,8 +30,13 @@ pub use error::{Error, Result, UniqueKey};
 pub use event::{LifecycleEvent, OutboxEvent};
 pub use group::{Group, GroupUpdate, NewGroup};
 pub use ids::{ApplicationId, GroupId, UpstreamId, UserId};
+pub use interaction::{
+    CONSENT_TTL, ConsentDecision, ConsentRequest, INTERACTION_TTL, Interactions, LoginRequest,
+    LogoutRequest,
+};
 pub use link::{IdentityLink, NewIdentityLink};
 pub use page::{Page, PageRequest};
 pub use secret::SecretBytes;
+pub use session::{Participant, SESSION_COOKIE, SessionPolicy, Sessions, SsoSession};
 pub use upstream::{Upstream, UpstreamKind};
 pub use user::{Email, NewUser, User, UserUpdate, normalize_email};

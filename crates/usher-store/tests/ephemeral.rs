@@ -28,6 +28,9 @@ const LONG: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_millis(300);
 /// Concurrent tasks in the race tests.
 const RACERS: usize = 50;
+/// Longest set member and most members per set, as the stores document.
+const MAX_MEMBER: usize = 1024;
+const MAX_SET_MEMBERS: usize = 10_000;
 
 /// How a test lets time pass on its backend.
 enum Time {
@@ -151,6 +154,16 @@ conformance!(
     absurd_ttl_is_refused,
     binary_values_round_trip,
     ping_answers,
+    sets_add_list_remove,
+    set_add_is_idempotent,
+    set_ttl_only_grows,
+    sets_expire_as_a_whole,
+    removing_the_last_member_removes_the_key,
+    odd_members_round_trip,
+    bad_member_key_or_ttl_is_refused_and_nothing_stored,
+    sets_hold_a_bounded_number_of_members,
+    sets_and_values_do_not_mix,
+    concurrent_set_adds_all_land,
 );
 
 fn assert_invalid<T: std::fmt::Debug>(result: usher_core::Result<T>, what: &str) {
@@ -158,6 +171,28 @@ fn assert_invalid<T: std::fmt::Debug>(result: usher_core::Result<T>, what: &str)
         Err(Error::Invalid(_)) => {}
         other => panic!("{what}: expected Error::Invalid, got {other:?}"),
     }
+}
+
+/// The error for a set used as a value or the other way round: the same message on
+/// both backends (Redis says `WRONGTYPE`).
+fn assert_wrong_kind<T: std::fmt::Debug>(result: usher_core::Result<T>, what: &str) {
+    match result {
+        Err(Error::Invalid(message)) if message == "key holds another kind of value" => {}
+        other => panic!("{what}: expected the wrong-kind Error::Invalid, got {other:?}"),
+    }
+}
+
+/// A set's members, sorted (sets have no order).
+async fn members(store: &dyn EphemeralStore, key: &str) -> Vec<String> {
+    let mut members = store.set_members(key).await.expect("set_members");
+    members.sort();
+    members
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    let mut items: Vec<String> = items.iter().map(|s| (*s).to_owned()).collect();
+    items.sort();
+    items
 }
 
 async fn put_get_overwrite(store: Arc<dyn EphemeralStore>, _time: Time) {
@@ -506,6 +541,427 @@ async fn ping_answers(store: Arc<dyn EphemeralStore>, _time: Time) {
     store.ping().await.expect("ping");
 }
 
+async fn sets_add_list_remove(store: Arc<dyn EphemeralStore>, _time: Time) {
+    let store = &*store;
+    assert!(members(store, "user-sessions:u1").await.is_empty());
+    for member in ["s1", "s2", "s3"] {
+        store
+            .add_to_set("user-sessions:u1", member, LONG)
+            .await
+            .expect("add");
+    }
+    store
+        .add_to_set("user-sessions:u2", "s9", LONG)
+        .await
+        .expect("add");
+    assert_eq!(
+        members(store, "user-sessions:u1").await,
+        strings(&["s1", "s2", "s3"])
+    );
+    assert!(
+        store
+            .remove_from_set("user-sessions:u1", "s2")
+            .await
+            .expect("remove")
+    );
+    assert!(
+        !store
+            .remove_from_set("user-sessions:u1", "s2")
+            .await
+            .expect("remove again")
+    );
+    assert!(
+        !store
+            .remove_from_set("user-sessions:u1", "never")
+            .await
+            .expect("remove a stranger")
+    );
+    assert!(
+        !store
+            .remove_from_set("user-sessions:none", "s1")
+            .await
+            .expect("remove from a missing set")
+    );
+    assert_eq!(
+        members(store, "user-sessions:u1").await,
+        strings(&["s1", "s3"])
+    );
+    // Sets are independent of each other.
+    assert_eq!(members(store, "user-sessions:u2").await, strings(&["s9"]));
+    // `delete` removes a whole set.
+    assert!(store.delete("user-sessions:u1").await.expect("delete"));
+    assert!(members(store, "user-sessions:u1").await.is_empty());
+    assert!(
+        !store
+            .delete("user-sessions:u1")
+            .await
+            .expect("delete again")
+    );
+}
+
+async fn set_add_is_idempotent(store: Arc<dyn EphemeralStore>, _time: Time) {
+    let store = &*store;
+    for _ in 0..3 {
+        store
+            .add_to_set("families:u", "f1", LONG)
+            .await
+            .expect("add");
+    }
+    assert_eq!(members(store, "families:u").await, strings(&["f1"]));
+    // One removal undoes any number of adds.
+    assert!(
+        store
+            .remove_from_set("families:u", "f1")
+            .await
+            .expect("remove")
+    );
+    assert!(members(store, "families:u").await.is_empty());
+}
+
+/// The index must outlive every entry it names: a later add with a shorter TTL never
+/// shortens the set's life, a longer one lengthens it.
+async fn set_ttl_only_grows(store: Arc<dyn EphemeralStore>, time: Time) {
+    let store = &*store;
+    store
+        .add_to_set("index:long-first", "a", LONG)
+        .await
+        .expect("add long");
+    store
+        .add_to_set("index:long-first", "b", SHORT)
+        .await
+        .expect("add short");
+    // Re-adding an existing member with a short TTL does not shorten it either.
+    store
+        .add_to_set("index:long-first", "a", SHORT)
+        .await
+        .expect("re-add short");
+
+    store
+        .add_to_set("index:short-first", "a", SHORT)
+        .await
+        .expect("add short");
+    store
+        .add_to_set("index:short-first", "b", LONG)
+        .await
+        .expect("add long");
+
+    time.pass(SHORT + Duration::from_millis(100)).await;
+    assert_eq!(
+        members(store, "index:long-first").await,
+        strings(&["a", "b"]),
+        "the shorter TTL did not cut the set's life"
+    );
+    assert_eq!(
+        members(store, "index:short-first").await,
+        strings(&["a", "b"]),
+        "the longer TTL extended the set's life"
+    );
+}
+
+async fn sets_expire_as_a_whole(store: Arc<dyn EphemeralStore>, time: Time) {
+    let store = &*store;
+    store
+        .add_to_set("index:short", "a", SHORT)
+        .await
+        .expect("add");
+    store
+        .add_to_set("index:short", "b", SHORT)
+        .await
+        .expect("add");
+    store
+        .add_to_set("index:long", "a", LONG)
+        .await
+        .expect("add");
+    assert_eq!(members(store, "index:short").await.len(), 2);
+    time.pass(SHORT + Duration::from_millis(100)).await;
+    assert!(members(store, "index:short").await.is_empty());
+    assert!(
+        !store
+            .remove_from_set("index:short", "a")
+            .await
+            .expect("remove")
+    );
+    assert!(!store.delete("index:short").await.expect("delete"));
+    assert_eq!(members(store, "index:long").await, strings(&["a"]));
+    // A set made again after expiry starts empty: the old members are gone for good.
+    store
+        .add_to_set("index:short", "c", LONG)
+        .await
+        .expect("add after expiry");
+    assert_eq!(members(store, "index:short").await, strings(&["c"]));
+}
+
+async fn removing_the_last_member_removes_the_key(store: Arc<dyn EphemeralStore>, _time: Time) {
+    let store = &*store;
+    store.add_to_set("index:k", "a", LONG).await.expect("add");
+    store.add_to_set("index:k", "b", LONG).await.expect("add");
+    assert!(store.remove_from_set("index:k", "a").await.expect("remove"));
+    assert!(store.remove_from_set("index:k", "b").await.expect("remove"));
+    assert!(members(store, "index:k").await.is_empty());
+    // Nothing is left at the key: `delete` finds nothing, and the key is free for a
+    // plain value.
+    assert!(!store.delete("index:k").await.expect("delete"));
+    assert!(
+        store
+            .put_if_absent("index:k", b"v", LONG)
+            .await
+            .expect("put_if_absent")
+    );
+    assert_eq!(
+        store.get("index:k").await.expect("get"),
+        Some(b"v".to_vec())
+    );
+}
+
+async fn odd_members_round_trip(store: Arc<dyn EphemeralStore>, _time: Time) {
+    let store = &*store;
+    let longest = "m".repeat(MAX_MEMBER);
+    let odd = [
+        " ",
+        " padded ",
+        "a:b:c",
+        "session:abc",
+        "é✓🦀",
+        "*?[]\\",
+        "nul\0byte",
+        "line\nbreak\ttab",
+        "'\"quotes\"'",
+        longest.as_str(),
+    ];
+    for member in odd {
+        store
+            .add_to_set("index:odd", member, LONG)
+            .await
+            .expect("add");
+    }
+    assert_eq!(members(store, "index:odd").await, strings(&odd));
+    for member in odd {
+        assert!(
+            store
+                .remove_from_set("index:odd", member)
+                .await
+                .expect("remove"),
+            "{member:?} found again"
+        );
+    }
+    assert!(members(store, "index:odd").await.is_empty());
+    // Keys are as opaque for sets as for values.
+    let odd_key = "sets:\0 *?[]é✓";
+    store.add_to_set(odd_key, "m", LONG).await.expect("add");
+    assert_eq!(members(store, odd_key).await, strings(&["m"]));
+}
+
+async fn bad_member_key_or_ttl_is_refused_and_nothing_stored(
+    store: Arc<dyn EphemeralStore>,
+    _time: Time,
+) {
+    let store = &*store;
+    let big = "m".repeat(MAX_MEMBER + 1);
+    assert_invalid(
+        store.add_to_set("index:bad", &big, LONG).await,
+        "add, big member",
+    );
+    assert_invalid(
+        store.add_to_set("index:bad", "", LONG).await,
+        "add, empty member",
+    );
+    assert_invalid(
+        store.add_to_set("index:bad", "m", Duration::ZERO).await,
+        "add, zero TTL",
+    );
+    assert_invalid(
+        store.add_to_set("index:bad", "m", Duration::MAX).await,
+        "add, Duration::MAX",
+    );
+    assert!(
+        members(store, "index:bad").await.is_empty(),
+        "nothing stored"
+    );
+    assert!(!store.delete("index:bad").await.expect("delete"));
+
+    // A refused add leaves an existing set alone.
+    store.add_to_set("index:ok", "a", LONG).await.expect("add");
+    assert_invalid(
+        store.add_to_set("index:ok", &big, LONG).await,
+        "add to a set, big member",
+    );
+    assert_invalid(
+        store.remove_from_set("index:ok", &big).await,
+        "remove, big member",
+    );
+    assert_invalid(
+        store.remove_from_set("index:ok", "").await,
+        "remove, empty member",
+    );
+    assert_eq!(members(store, "index:ok").await, strings(&["a"]));
+
+    let long_key = "k".repeat(MAX_KEY + 1);
+    assert_invalid(
+        store.add_to_set(&long_key, "m", LONG).await,
+        "add, long key",
+    );
+    assert_invalid(
+        store.remove_from_set(&long_key, "m").await,
+        "remove, long key",
+    );
+    assert_invalid(store.set_members(&long_key).await, "members, long key");
+    assert_invalid(store.add_to_set("", "m", LONG).await, "add, empty key");
+    assert_invalid(store.remove_from_set("", "m").await, "remove, empty key");
+    assert_invalid(store.set_members("").await, "members, empty key");
+    // Exactly at the key limit is fine.
+    let max_key = "k".repeat(MAX_KEY);
+    store.add_to_set(&max_key, "m", LONG).await.expect("add");
+    assert_eq!(members(store, &max_key).await, strings(&["m"]));
+}
+
+/// One user cannot grow an index without limit.
+async fn sets_hold_a_bounded_number_of_members(store: Arc<dyn EphemeralStore>, _time: Time) {
+    // Filled by a few tasks at once: on Redis, 10,000 sequential round trips would be
+    // the slowest test of the suite.
+    const FILLERS: usize = 10;
+    let tasks: Vec<_> = (0..FILLERS)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in (task..MAX_SET_MEMBERS).step_by(FILLERS) {
+                    store
+                        .add_to_set("index:big", &format!("m{i}"), LONG)
+                        .await
+                        .expect("add below the bound");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    assert_eq!(
+        store.set_members("index:big").await.expect("members").len(),
+        MAX_SET_MEMBERS
+    );
+    match store.add_to_set("index:big", "one-too-many", LONG).await {
+        Err(Error::Invalid(message)) if message.contains("set is full") => {}
+        other => panic!("expected Error::Invalid(\"set is full\"), got {other:?}"),
+    }
+    let all = store.set_members("index:big").await.expect("members");
+    assert_eq!(all.len(), MAX_SET_MEMBERS);
+    assert!(!all.iter().any(|m| m == "one-too-many"), "nothing added");
+    // A member already there can still be added again (it only refreshes the TTL).
+    store
+        .add_to_set("index:big", "m0", LONG)
+        .await
+        .expect("re-add when full");
+    // Removing one makes room for one.
+    assert!(
+        store
+            .remove_from_set("index:big", "m0")
+            .await
+            .expect("remove")
+    );
+    store
+        .add_to_set("index:big", "newcomer", LONG)
+        .await
+        .expect("add after a removal");
+    assert_invalid(
+        store.add_to_set("index:big", "m0", LONG).await,
+        "full again",
+    );
+}
+
+async fn sets_and_values_do_not_mix(store: Arc<dyn EphemeralStore>, _time: Time) {
+    let store = &*store;
+    // A plain value is not a set ...
+    store.put("session:v", b"value", LONG).await.expect("put");
+    assert_wrong_kind(
+        store.add_to_set("session:v", "m", LONG).await,
+        "add to a value",
+    );
+    assert_wrong_kind(
+        store.remove_from_set("session:v", "m").await,
+        "remove from a value",
+    );
+    assert_wrong_kind(store.set_members("session:v").await, "members of a value");
+    assert_eq!(
+        store.get("session:v").await.expect("get"),
+        Some(b"value".to_vec()),
+        "the value is untouched"
+    );
+    assert_eq!(store.increment("rate:c", LONG).await.expect("incr"), 1);
+    assert_wrong_kind(
+        store.add_to_set("rate:c", "m", LONG).await,
+        "add to a counter",
+    );
+    assert_eq!(store.increment("rate:c", LONG).await.expect("incr"), 2);
+
+    // ... and a set is not a value.
+    store.add_to_set("index:s", "m", LONG).await.expect("add");
+    assert_wrong_kind(store.get("index:s").await, "get of a set");
+    assert_wrong_kind(store.take("index:s").await, "take of a set");
+    assert_wrong_kind(store.increment("index:s", LONG).await, "increment of a set");
+    assert!(
+        !store
+            .put_if_absent("index:s", b"v", LONG)
+            .await
+            .expect("put_if_absent over a set"),
+        "a set is something"
+    );
+    assert_eq!(
+        members(store, "index:s").await,
+        strings(&["m"]),
+        "the set survived the refused take"
+    );
+    // `put` replaces a set, as Redis SET does; `delete` removes either kind.
+    store
+        .put("index:s", b"v", LONG)
+        .await
+        .expect("put over a set");
+    assert_eq!(
+        store.get("index:s").await.expect("get"),
+        Some(b"v".to_vec())
+    );
+    assert_wrong_kind(store.set_members("index:s").await, "now a value");
+    store.add_to_set("index:t", "m", LONG).await.expect("add");
+    assert!(store.delete("index:t").await.expect("delete a set"));
+    assert!(store.delete("session:v").await.expect("delete a value"));
+    // Once gone, a key can become the other kind.
+    store
+        .add_to_set("session:v", "m", LONG)
+        .await
+        .expect("add where a value was");
+    assert_eq!(members(store, "session:v").await, strings(&["m"]));
+}
+
+/// Sessions of one user created at once (several tabs, several devices) must all be
+/// indexed, or `revoke_all_for_user` would miss some.
+async fn concurrent_set_adds_all_land(store: Arc<dyn EphemeralStore>, _time: Time) {
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                // Varying TTLs too: whichever lands last, the longest one wins.
+                let ttl = if i % 2 == 0 { SHORT } else { LONG };
+                store
+                    .add_to_set("user-sessions:busy", &format!("s{i}"), ttl)
+                    .await
+                    .expect("add");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let seen: BTreeSet<String> = store
+        .set_members("user-sessions:busy")
+        .await
+        .expect("members")
+        .into_iter()
+        .collect();
+    let expected: BTreeSet<String> = (0..RACERS).map(|i| format!("s{i}")).collect();
+    assert_eq!(seen, expected, "every concurrent add landed");
+}
+
 // ---- memory only -------------------------------------------------------------------
 
 fn bounded(max_entries: usize) -> (MemoryEphemeralStore, Arc<ManualClock>) {
@@ -618,6 +1074,79 @@ async fn memory_expired_entries_do_not_accumulate() {
     store.put("session:one", b"v", LONG).await.expect("put");
     assert_eq!(store.len(), 1);
     assert!(!store.is_empty());
+}
+
+/// A set is one entry toward the bound, however many members it has; a full store
+/// still lets existing sets change, and an emptied set frees its slot.
+#[tokio::test]
+async fn memory_a_set_counts_as_one_entry() {
+    let (store, _clock) = bounded(2);
+    for i in 0..100 {
+        store
+            .add_to_set("index:s", &format!("m{i}"), LONG)
+            .await
+            .expect("add");
+    }
+    assert_eq!(store.len(), 1);
+    store.put("a", b"v", LONG).await.expect("put");
+    assert_full(store.put("b", b"v", LONG).await, "put of a new key");
+    assert_full(
+        store.add_to_set("index:t", "m", LONG).await,
+        "add to a new set",
+    );
+    assert!(
+        store
+            .set_members("index:t")
+            .await
+            .expect("members")
+            .is_empty()
+    );
+    store
+        .add_to_set("index:s", "m100", LONG)
+        .await
+        .expect("add to an existing set when full");
+    assert!(
+        store
+            .remove_from_set("index:s", "m0")
+            .await
+            .expect("remove")
+    );
+    for i in 1..=100 {
+        assert!(
+            store
+                .remove_from_set("index:s", &format!("m{i}"))
+                .await
+                .expect("remove")
+        );
+    }
+    assert_eq!(store.len(), 1, "the emptied set is gone");
+    store
+        .add_to_set("index:t", "m", LONG)
+        .await
+        .expect("add after the slot was freed");
+}
+
+/// Growing a set's TTL moves it in the expiry index: it is neither dropped at its old
+/// expiry nor kept past its new one.
+#[tokio::test]
+async fn memory_set_expiry_index_follows_ttl_growth() {
+    let (store, clock) = bounded(100);
+    store.add_to_set("index:s", "a", SHORT).await.expect("add");
+    store
+        .add_to_set("index:s", "b", Duration::from_secs(2))
+        .await
+        .expect("add");
+    clock.advance(time::Duration::seconds(1));
+    // A write sweeps the index: the set's old slot must not take it away.
+    store.put("other", b"v", LONG).await.expect("put");
+    assert_eq!(store.len(), 2);
+    assert_eq!(
+        store.set_members("index:s").await.expect("members").len(),
+        2
+    );
+    clock.advance(time::Duration::seconds(2));
+    store.put("other", b"v", LONG).await.expect("put");
+    assert_eq!(store.len(), 1, "swept at its new expiry");
 }
 
 #[tokio::test]
@@ -771,6 +1300,58 @@ async fn redis_silent_server_is_unavailable_within_the_deadline() {
         "got {result:?}"
     );
     assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
+}
+
+/// Looks behind the store at a set's TTL: an add with a shorter TTL leaves it alone,
+/// and a set somehow left without TTL (written by hand, say) gets one at the next add
+/// rather than living forever in a shared Redis.
+#[tokio::test]
+async fn redis_sets_carry_a_ttl_that_only_grows() {
+    let Some(url) = redis_url() else { return };
+    let prefix = test_prefix();
+    let _cleanup = Cleanup {
+        url: url.clone(),
+        prefix: prefix.clone(),
+    };
+    let store = redis_store(&url, &prefix).await;
+    let client = ::redis::Client::open(url.as_str()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+
+    store
+        .add_to_set("index:s", "a", LONG)
+        .await
+        .expect("add long");
+    store
+        .add_to_set("index:s", "b", SHORT)
+        .await
+        .expect("add short");
+    let pttl: i64 = ::redis::cmd("PTTL")
+        .arg(format!("{prefix}index:s"))
+        .query_async(&mut conn)
+        .await
+        .expect("PTTL");
+    assert!(pttl > 50_000 && pttl <= 60_000, "PTTL is {pttl}");
+
+    let raw_key = format!("{prefix}index:no-ttl");
+    let _: u64 = ::redis::cmd("SADD")
+        .arg(&raw_key)
+        .arg("old")
+        .query_async(&mut conn)
+        .await
+        .expect("SADD");
+    store
+        .add_to_set("index:no-ttl", "new", SHORT)
+        .await
+        .expect("add");
+    let pttl: i64 = ::redis::cmd("PTTL")
+        .arg(&raw_key)
+        .query_async(&mut conn)
+        .await
+        .expect("PTTL");
+    assert!(pttl > 0 && pttl <= 300, "PTTL is {pttl}");
 }
 
 #[tokio::test]

@@ -3,4 +3,5 @@
 
 mod ephemeral;
 mod keyring;
+mod sessions;
 mod sql;

@@ -6,6 +6,7 @@
 //! unless `USHER_TEST_REQUIRE_SERVICES=1` (as on CI), where it fails instead.
 
 mod connect;
+mod credentials;
 mod groups;
 mod harness;
 mod hostile;
@@ -58,4 +59,7 @@ suite!(
     keys::key_store_round_trip,
     keys::wrong_master_key_is_reported_and_changes_nothing,
     keys::retire_and_purge_expired,
+    credentials::password_hashes_set_replace_remove,
+    credentials::password_hashes_refuse_plain_text_and_unknown_users,
+    credentials::password_hashes_go_with_their_user,
 );

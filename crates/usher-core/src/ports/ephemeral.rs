@@ -27,6 +27,14 @@ pub trait EphemeralStore: Send + Sync {
     /// when the counter is created and not extended by later increments, which
     /// gives fixed-window rate limits.
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64>;
+    /// Adds `member` to the set at `key` and makes the set live at least `ttl` from
+    /// now (the TTL only ever grows, so an index outlives every entry it names).
+    /// A set and a plain value never share a key.
+    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<()>;
+    /// Removes `member` from the set at `key`; `true` when it was there.
+    async fn remove_from_set(&self, key: &str, member: &str) -> Result<bool>;
+    /// The members of the set at `key` (empty when there is none), in no order.
+    async fn set_members(&self, key: &str) -> Result<Vec<String>>;
     /// Removes a key; `true` when something was removed.
     async fn delete(&self, key: &str) -> Result<bool>;
     /// Checks the backend answers (for readiness).

@@ -5,16 +5,20 @@
 
 mod audit;
 mod clock;
+mod credentials;
 mod directory;
 mod ephemeral;
 mod keys;
+mod logout;
 mod outbox;
 mod registry;
 
 pub use audit::AuditLog;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use credentials::Credentials;
 pub use directory::Directory;
 pub use ephemeral::EphemeralStore;
 pub use keys::{KeyAlgorithm, KeyStatus, KeyStore, SigningKey};
+pub use logout::LogoutListener;
 pub use outbox::Outbox;
 pub use registry::Registry;

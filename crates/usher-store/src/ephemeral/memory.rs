@@ -1,7 +1,7 @@
 //! The in-process ephemeral store: the default when no Redis is configured, right for a
 //! single instance.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use usher_core::ports::{Clock, EphemeralStore, SystemClock};
 use usher_core::{Error, Result};
 
-use super::{check_key, check_write, ttl_millis};
+use super::{
+    MAX_SET_MEMBERS, check_key, check_member, check_write, set_full, ttl_millis, wrong_kind,
+};
 
 /// The ephemeral store in process memory, with TTLs and a bound on the number of
 /// entries.
@@ -48,6 +50,12 @@ use super::{check_key, check_write, ttl_millis};
 ///
 /// Counters made by `increment` are stored as ASCII decimal, like Redis stores them,
 /// so `get` on a counter returns the same bytes on both backends.
+///
+/// # Sets
+///
+/// A set (`add_to_set`) is one entry, counted once toward `max_entries` whatever its
+/// number of members (at most [`super::MAX_SET_MEMBERS`]). Its expiry only grows, and
+/// removing its last member removes the entry, as Redis removes an empty set.
 pub struct MemoryEphemeralStore {
     inner: Mutex<Inner>,
     max_entries: usize,
@@ -125,9 +133,16 @@ impl fmt::Debug for MemoryEphemeralStore {
     }
 }
 
+/// What a key holds: a plain value (`put`, `increment`) or a set (`add_to_set`), never
+/// both, as in Redis.
+enum Data {
+    Value(Vec<u8>),
+    Set(HashSet<String>),
+}
+
 /// One stored value.
 struct Entry {
-    value: Vec<u8>,
+    data: Data,
     expires_at: OffsetDateTime,
     /// Tie-breaker in the expiry index, unique per insertion.
     seq: u64,
@@ -175,7 +190,7 @@ impl Inner {
     fn insert(
         &mut self,
         key: &str,
-        value: Vec<u8>,
+        data: Data,
         expires_at: OffsetDateTime,
         max_entries: usize,
     ) -> Result<()> {
@@ -209,12 +224,25 @@ impl Inner {
         self.entries.insert(
             key,
             Entry {
-                value,
+                data,
                 expires_at,
                 seq,
             },
         );
         Ok(())
+    }
+
+    /// Moves a live entry's expiry to `expires_at`, keeping its index entry in step.
+    fn set_expiry(&mut self, key: &str, expires_at: OffsetDateTime) {
+        let Some(entry) = self.entries.get_mut(key) else {
+            return;
+        };
+        let (old, seq) = (entry.expires_at, entry.seq);
+        entry.expires_at = expires_at;
+        // The sequence number stays unique: it is still this entry's only index slot.
+        if let Some(indexed) = self.by_expiry.remove(&(old, seq)) {
+            self.by_expiry.insert((expires_at, seq), indexed);
+        }
     }
 }
 
@@ -234,7 +262,13 @@ impl EphemeralStore for MemoryEphemeralStore {
         let expires_at = self.expiry(now, ttl)?;
         let mut inner = self.lock();
         inner.purge_expired(now);
-        inner.insert(key, value.to_vec(), expires_at, self.max_entries)
+        // Replaces a set too, as Redis `SET` does.
+        inner.insert(
+            key,
+            Data::Value(value.to_vec()),
+            expires_at,
+            self.max_entries,
+        )
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -242,7 +276,10 @@ impl EphemeralStore for MemoryEphemeralStore {
         let now = self.clock.now();
         let mut inner = self.lock();
         match inner.entries.get(key) {
-            Some(entry) if entry.expires_at > now => Ok(Some(entry.value.clone())),
+            Some(entry) if entry.expires_at > now => match &entry.data {
+                Data::Value(value) => Ok(Some(value.clone())),
+                Data::Set(_) => Err(wrong_kind()),
+            },
             Some(_) => {
                 inner.remove_live(key, now);
                 Ok(None)
@@ -254,7 +291,22 @@ impl EphemeralStore for MemoryEphemeralStore {
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
         let now = self.clock.now();
-        Ok(self.lock().remove_live(key, now).map(|entry| entry.value))
+        let mut inner = self.lock();
+        if inner
+            .entries
+            .get(key)
+            .is_some_and(|entry| entry.expires_at > now && matches!(entry.data, Data::Set(_)))
+        {
+            return Err(wrong_kind());
+        }
+        match inner.remove_live(key, now) {
+            Some(Entry {
+                data: Data::Value(value),
+                ..
+            }) => Ok(Some(value)),
+            // Expired (a live set was refused above).
+            _ => Ok(None),
+        }
     }
 
     async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool> {
@@ -267,7 +319,12 @@ impl EphemeralStore for MemoryEphemeralStore {
         if inner.entries.contains_key(key) {
             return Ok(false);
         }
-        inner.insert(key, value.to_vec(), expires_at, self.max_entries)?;
+        inner.insert(
+            key,
+            Data::Value(value.to_vec()),
+            expires_at,
+            self.max_entries,
+        )?;
         Ok(true)
     }
 
@@ -279,7 +336,10 @@ impl EphemeralStore for MemoryEphemeralStore {
         inner.purge_expired(now);
         let (count, expires_at) = match inner.entries.get(key) {
             Some(entry) => {
-                let count = parse_counter(&entry.value)?
+                let Data::Value(value) = &entry.data else {
+                    return Err(wrong_kind());
+                };
+                let count = parse_counter(value)?
                     .checked_add(1)
                     .ok_or_else(|| Error::Invalid("ephemeral store counter overflow".into()))?;
                 // Same rule as the Redis script: the TTL is set when the count becomes
@@ -295,9 +355,74 @@ impl EphemeralStore for MemoryEphemeralStore {
         };
         let count = u64::try_from(count)
             .map_err(|_| Error::Invalid("ephemeral store counter is negative".into()))?;
-        let value = count.to_string().into_bytes();
+        let value = Data::Value(count.to_string().into_bytes());
         inner.insert(key, value, expires_at, self.max_entries)?;
         Ok(count)
+    }
+
+    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<()> {
+        check_key(key)?;
+        check_member(member)?;
+        let now = self.clock.now();
+        let expires_at = self.expiry(now, ttl)?;
+        let mut inner = self.lock();
+        // After the purge, whatever is present is live.
+        inner.purge_expired(now);
+        let Some(entry) = inner.entries.get_mut(key) else {
+            let members = HashSet::from([member.to_owned()]);
+            return inner.insert(key, Data::Set(members), expires_at, self.max_entries);
+        };
+        let Data::Set(members) = &mut entry.data else {
+            return Err(wrong_kind());
+        };
+        if !members.contains(member) {
+            if members.len() >= MAX_SET_MEMBERS {
+                return Err(set_full());
+            }
+            members.insert(member.to_owned());
+        }
+        // The TTL only grows, so the index outlives everything it names.
+        if expires_at > entry.expires_at {
+            inner.set_expiry(key, expires_at);
+        }
+        Ok(())
+    }
+
+    async fn remove_from_set(&self, key: &str, member: &str) -> Result<bool> {
+        check_key(key)?;
+        check_member(member)?;
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        inner.purge_expired(now);
+        let Some(entry) = inner.entries.get_mut(key) else {
+            return Ok(false);
+        };
+        let Data::Set(members) = &mut entry.data else {
+            return Err(wrong_kind());
+        };
+        let removed = members.remove(member);
+        // An empty set is no set, as in Redis: the key goes and frees its slot.
+        if members.is_empty() {
+            inner.remove_live(key, now);
+        }
+        Ok(removed)
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Vec<String>> {
+        check_key(key)?;
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        match inner.entries.get(key) {
+            Some(entry) if entry.expires_at > now => match &entry.data {
+                Data::Set(members) => Ok(members.iter().cloned().collect()),
+                Data::Value(_) => Err(wrong_kind()),
+            },
+            Some(_) => {
+                inner.remove_live(key, now);
+                Ok(Vec::new())
+            }
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use usher_core::ports::EphemeralStore;
 use usher_core::{Error, Result};
 
-use super::{check_key, check_write, ttl_millis};
+use super::{
+    MAX_SET_MEMBERS, check_key, check_member, check_write, set_full, ttl_millis, wrong_kind,
+};
 
 /// Each TCP connection attempt gives up after this long (a black-holed address).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -37,12 +39,40 @@ end
 return count
 ";
 
+/// `SADD` (refused beyond the member bound) and `PEXPIRE` only when that lengthens the
+/// TTL, in one atomic script: the set's TTL only grows, and no crash or concurrent add
+/// can leave it without a TTL or with a shorter one than some add asked for. Returns
+/// -1 when the set is full, else 0. A key holding a plain value raises `WRONGTYPE` at
+/// the first call. `PTTL` is -1 for a key without TTL (none of ours), which also gets
+/// one here.
+///
+/// `PEXPIRE ... GT` (Redis 7) would do the second half, but treats a key without TTL
+/// as infinite and would never give it one; the explicit comparison is clearer and
+/// runs on Redis 6.2 too.
+const ADD_TO_SET_SCRIPT: &str = r"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+  if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+    return -1
+  end
+  redis.call('SADD', KEYS[1], ARGV[1])
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
 /// The ephemeral store on Redis (or anything speaking its protocol, such as Valkey).
 ///
 /// Every key is stored as `prefix + key`, so several deployments or test runs can share
 /// one Redis. Commands: `put` is `SET PX`, `get` is `GET`, `take` is `GETDEL` (atomic,
 /// Redis 6.2 or later), `put_if_absent` is `SET NX PX`, `increment` is a Lua script,
-/// `delete` is `DEL`, `ping` is `PING`. The same key, value and TTL limits as
+/// `add_to_set` is a Lua script (`SADD` and a conditional `PEXPIRE`), `remove_from_set`
+/// is `SREM` (Redis deletes a set when its last member goes), `set_members` is
+/// `SMEMBERS`, `delete` is `DEL`, `ping` is `PING`. A `WRONGTYPE` reply (a set read as a
+/// value or the other way round) is a caller bug and becomes [`Error::Invalid`], like
+/// the memory store's. The same key, value and TTL limits as
 /// [`super::MemoryEphemeralStore`] are checked before anything is sent.
 ///
 /// The connection is a multiplexed [`ConnectionManager`] that reconnects by itself.
@@ -58,6 +88,7 @@ pub struct RedisEphemeralStore {
     /// The server URL with its password redacted, for messages.
     server: String,
     increment: Script,
+    add_to_set: Script,
 }
 
 impl RedisEphemeralStore {
@@ -103,6 +134,7 @@ impl RedisEphemeralStore {
             prefix: prefix.to_owned(),
             server,
             increment: Script::new(INCREMENT_SCRIPT),
+            add_to_set: Script::new(ADD_TO_SET_SCRIPT),
         })
     }
 
@@ -139,6 +171,22 @@ impl RedisEphemeralStore {
         })
     }
 
+    /// Runs one command under [`DEADLINE`], mapping `WRONGTYPE` to the caller bug it is
+    /// ([`wrong_kind`]) and every other failure to unavailable.
+    async fn run_typed<T>(
+        &self,
+        command: &'static str,
+        fut: impl Future<Output = RedisResult<T>> + Send,
+    ) -> Result<T> {
+        self.timed(command, fut).await?.map_err(|e| {
+            if is_wrong_type(&e) {
+                wrong_kind()
+            } else {
+                self.unavailable(command, &e)
+            }
+        })
+    }
+
     fn unavailable(&self, command: &str, e: &RedisError) -> Error {
         Error::Unavailable(format!("Redis {command} on {}: {e}", self.server))
     }
@@ -168,7 +216,7 @@ impl EphemeralStore for RedisEphemeralStore {
         let mut conn = self.conn.clone();
         let mut get = cmd("GET");
         get.arg(self.key(key));
-        self.run("GET", get.query_async(&mut conn)).await
+        self.run_typed("GET", get.query_async(&mut conn)).await
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -176,7 +224,8 @@ impl EphemeralStore for RedisEphemeralStore {
         let mut conn = self.conn.clone();
         let mut getdel = cmd("GETDEL");
         getdel.arg(self.key(key));
-        self.run("GETDEL", getdel.query_async(&mut conn)).await
+        self.run_typed("GETDEL", getdel.query_async(&mut conn))
+            .await
     }
 
     async fn put_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool> {
@@ -202,6 +251,7 @@ impl EphemeralStore for RedisEphemeralStore {
         let reply = self.timed("INCR script", invocation.invoke_async::<i64>(&mut conn));
         let count = match reply.await? {
             Ok(count) => count,
+            Err(e) if is_wrong_type(&e) => return Err(wrong_kind()),
             // INCR on a value that is not a decimal integer: a caller bug (the key holds
             // something `put` stored), not an outage, and the memory store says the same.
             Err(e) if e.to_string().contains("not an integer") => {
@@ -213,6 +263,41 @@ impl EphemeralStore for RedisEphemeralStore {
         };
         u64::try_from(count)
             .map_err(|_| Error::Invalid("ephemeral store counter is negative".into()))
+    }
+
+    async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> Result<()> {
+        check_key(key)?;
+        check_member(member)?;
+        let millis = ttl_millis(ttl)?;
+        let mut conn = self.conn.clone();
+        let mut invocation = self.add_to_set.key(self.key(key));
+        invocation.arg(member).arg(millis).arg(MAX_SET_MEMBERS);
+        let reply: i64 = self
+            .run_typed("SADD script", invocation.invoke_async(&mut conn))
+            .await?;
+        if reply < 0 {
+            return Err(set_full());
+        }
+        Ok(())
+    }
+
+    async fn remove_from_set(&self, key: &str, member: &str) -> Result<bool> {
+        check_key(key)?;
+        check_member(member)?;
+        let mut conn = self.conn.clone();
+        let mut srem = cmd("SREM");
+        srem.arg(self.key(key)).arg(member);
+        let removed: u64 = self.run_typed("SREM", srem.query_async(&mut conn)).await?;
+        Ok(removed > 0)
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Vec<String>> {
+        check_key(key)?;
+        let mut conn = self.conn.clone();
+        let mut smembers = cmd("SMEMBERS");
+        smembers.arg(self.key(key));
+        self.run_typed("SMEMBERS", smembers.query_async(&mut conn))
+            .await
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
@@ -229,6 +314,13 @@ impl EphemeralStore for RedisEphemeralStore {
         self.run("PING", cmd("PING").query_async::<()>(&mut conn))
             .await
     }
+}
+
+/// Whether Redis refused a command because the key holds another type. Commands
+/// report the `WRONGTYPE` code; from inside a script, older servers wrap it in a
+/// generic script error, hence the message check too.
+fn is_wrong_type(e: &RedisError) -> bool {
+    e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE")
 }
 
 /// `url` with the password (everything between `user:` and `@`) replaced by `***`, so

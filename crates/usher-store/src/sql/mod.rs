@@ -7,6 +7,7 @@
 //! the whole second in UTC: see [`timestamps`].
 
 mod audit;
+mod credentials;
 mod database;
 mod directory;
 mod entities;

@@ -9,5 +9,6 @@ pub(crate) mod identity_links;
 pub(crate) mod outbox_events;
 pub(crate) mod signing_keys;
 pub(crate) mod upstreams;
+pub(crate) mod user_credentials;
 pub(crate) mod user_emails;
 pub(crate) mod users;

@@ -1,0 +1,204 @@
+//! Interactions: a protocol front-end (OIDC authorize, SAML SSO) that needs the user
+//! to sign in or consent parks its request here and sends the browser to a page of
+//! `usher-web`; the page does its part and sends the browser back to `resume_url`.
+//! The front-end never trusts the browser to carry its request: it reloads it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ports::EphemeralStore;
+use crate::{Result, UserId, random, stash};
+
+/// How long a user has to finish signing in or consenting.
+pub const INTERACTION_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// How long a consent decision is remembered.
+pub const CONSENT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A request to sign the user in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// Where to send the browser once signed in (a path on usher).
+    pub resume_url: String,
+    /// The app asking, for the page's heading.
+    pub client_name: Option<String>,
+    /// Ask for the password even with a live session (`prompt=login`, `max_age`,
+    /// SAML `ForceAuthn`).
+    pub force_login: bool,
+    /// Username or email to prefill.
+    pub login_hint: Option<String>,
+}
+
+/// A request for the user's consent to share scopes with a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRequest {
+    /// Where to send the browser after the decision.
+    pub resume_url: String,
+    /// The client.
+    pub client_id: String,
+    /// Its display name.
+    pub client_name: String,
+    /// The scopes asked for.
+    pub scopes: Vec<String>,
+    /// The user deciding.
+    pub user_id: UserId,
+}
+
+/// A request to sign the user out (RP-initiated logout, SAML SLO from a browser).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutRequest {
+    /// The app asking, for the confirmation page.
+    pub client_name: Option<String>,
+    /// Where to send the browser afterwards: already validated against the app's
+    /// registration, with its `state` appended. `None`: show the signed-out page.
+    pub redirect_after: Option<String>,
+    /// The requester proved which session it means (a valid `id_token_hint` for the
+    /// current session), so no confirmation is needed (OIDC RP-Initiated Logout §2).
+    pub confirmed: bool,
+}
+
+/// What the user decided on a consent request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsentDecision {
+    /// Share the scopes.
+    Approved,
+    /// Do not.
+    Denied,
+}
+
+/// Parks and finds interactions.
+#[derive(Clone)]
+pub struct Interactions {
+    store: Arc<dyn EphemeralStore>,
+}
+
+impl std::fmt::Debug for Interactions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Interactions")
+    }
+}
+
+impl Interactions {
+    /// Interactions over `store`.
+    pub fn new(store: Arc<dyn EphemeralStore>) -> Self {
+        Self { store }
+    }
+
+    /// Parks a login request; returns its id (the `t` parameter of `/login`).
+    pub async fn start_login(&self, request: &LoginRequest) -> Result<String> {
+        let id = random::token()?;
+        stash::put(
+            &*self.store,
+            &format!("login:{id}"),
+            request,
+            INTERACTION_TTL,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// A parked login request.
+    pub async fn login(&self, id: &str) -> Result<Option<LoginRequest>> {
+        stash::get(&*self.store, &format!("login:{id}")).await
+    }
+
+    /// Forgets a login request once used.
+    pub async fn finish_login(&self, id: &str) -> Result<()> {
+        self.store.delete(&format!("login:{id}")).await.map(drop)
+    }
+
+    /// Parks a logout request; returns its id (the `t` parameter of `/logout`).
+    pub async fn start_logout(&self, request: &LogoutRequest) -> Result<String> {
+        let id = random::token()?;
+        stash::put(
+            &*self.store,
+            &format!("logout:{id}"),
+            request,
+            INTERACTION_TTL,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Takes a parked logout request (once).
+    pub async fn take_logout(&self, id: &str) -> Result<Option<LogoutRequest>> {
+        stash::take(&*self.store, &format!("logout:{id}")).await
+    }
+
+    /// A parked logout request, left in place.
+    pub async fn logout(&self, id: &str) -> Result<Option<LogoutRequest>> {
+        stash::get(&*self.store, &format!("logout:{id}")).await
+    }
+
+    /// Parks a consent request; returns its id (the `t` parameter of `/consent`).
+    pub async fn start_consent(&self, request: &ConsentRequest) -> Result<String> {
+        let id = random::token()?;
+        stash::put(
+            &*self.store,
+            &format!("consent-req:{id}"),
+            request,
+            INTERACTION_TTL,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// A parked consent request.
+    pub async fn consent(&self, id: &str) -> Result<Option<ConsentRequest>> {
+        stash::get(&*self.store, &format!("consent-req:{id}")).await
+    }
+
+    /// Records the user's decision on a consent request, and on approval remembers
+    /// the scopes granted so the user is not asked again.
+    pub async fn decide(
+        &self,
+        id: &str,
+        request: &ConsentRequest,
+        decision: ConsentDecision,
+    ) -> Result<()> {
+        if decision == ConsentDecision::Approved {
+            let mut granted = self.granted(request.user_id, &request.client_id).await?;
+            for scope in &request.scopes {
+                if !granted.contains(scope) {
+                    granted.push(scope.clone());
+                }
+            }
+            stash::put(
+                &*self.store,
+                &grant_key(request.user_id, &request.client_id),
+                &granted,
+                CONSENT_TTL,
+            )
+            .await?;
+        }
+        stash::put(
+            &*self.store,
+            &format!("consent-decision:{id}"),
+            &decision,
+            INTERACTION_TTL,
+        )
+        .await?;
+        self.store
+            .delete(&format!("consent-req:{id}"))
+            .await
+            .map(drop)
+    }
+
+    /// Takes the decision on a consent request (once).
+    pub async fn take_decision(&self, id: &str) -> Result<Option<ConsentDecision>> {
+        stash::take(&*self.store, &format!("consent-decision:{id}")).await
+    }
+
+    /// The scopes a user has granted a client.
+    pub async fn granted(&self, user: UserId, client_id: &str) -> Result<Vec<String>> {
+        Ok(stash::get(&*self.store, &grant_key(user, client_id))
+            .await?
+            .unwrap_or_default())
+    }
+}
+
+fn grant_key(user: UserId, client_id: &str) -> String {
+    format!("consent:{user}:{}", random::digest(client_id))
+}
