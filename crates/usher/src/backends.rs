@@ -22,6 +22,8 @@ pub struct Backends {
     pub ephemeral: Arc<dyn EphemeralStore>,
     /// `memory` or `redis`, for readiness reports.
     pub ephemeral_kind: &'static str,
+    /// Seals and opens private keys.
+    pub master: MasterKey,
 }
 
 impl std::fmt::Debug for Backends {
@@ -70,6 +72,7 @@ pub async fn open(config: &Config, master: &MasterKey) -> Result<Backends> {
         database,
         ephemeral,
         ephemeral_kind,
+        master: master.clone(),
     })
 }
 

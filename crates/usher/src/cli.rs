@@ -40,6 +40,12 @@ pub enum Command {
     Migrate,
     /// Load and validate the configuration, print it with secrets redacted, and exit.
     CheckConfig,
+    /// Manage local accounts.
+    Users {
+        /// What to do with users.
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Manage signing keys.
     Keys {
         /// What to do with keys.
@@ -59,5 +65,30 @@ pub enum KeysCommand {
         /// Only these algorithms (RS256, ES256, EdDSA); default: all.
         #[arg(long = "algorithm", value_name = "ALG")]
         algorithms: Vec<String>,
+    },
+}
+
+/// `usher users ...`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a local account.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Primary email address (taken as verified).
+        #[arg(long)]
+        email: Option<String>,
+        /// Full name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read a password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a local account's password, read from the first line of standard input.
+    SetPassword {
+        /// Login name.
+        username: String,
     },
 }

@@ -1,10 +1,12 @@
 //! usher, the identity broker: the binary. It reads configuration, picks the
 //! implementations of the core's ports, and runs the HTTP server and the CLI.
 
+mod accounts;
 mod backends;
 mod cli;
 mod commands;
 mod config;
+mod frontends;
 mod logging;
 mod master_key;
 mod server;

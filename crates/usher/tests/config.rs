@@ -176,3 +176,104 @@ fn zero_config_is_valid() {
     assert_eq!(printed["server"]["bind"], "127.0.0.1:8080");
     assert_eq!(printed["server"]["public_url"], "http://127.0.0.1:8080");
 }
+
+#[test]
+fn client_mistakes_name_the_client_and_the_key() {
+    let dir = Scratch::new();
+    let cases = [
+        (
+            "client_secret = \"short\"\nredirect_uris = [\"https://app.test/cb\"]",
+            "oidc.clients[0].client_secret",
+            "32",
+        ),
+        (
+            "client_secret = \"0123456789abcdef0123456789abcdef\"\nredirect_uris = [\"https://app.test/cb#frag\"]",
+            "oidc.clients[0].redirect_uris[0]",
+            "fragment",
+        ),
+        (
+            "client_secret = \"0123456789abcdef0123456789abcdef\"\nredirect_uris = [\"https://*.app.test/cb\"]",
+            "oidc.clients[0].redirect_uris[0]",
+            "wildcard",
+        ),
+        (
+            "redirect_uris = [\"https://app.test/cb\"]\ngrant_types = [\"client_credentials\"]",
+            "grant_types",
+            "public",
+        ),
+        (
+            "redirect_uris = [\"https://app.test/cb\"]\ngrant_types = [\"implicit\"]",
+            "grant_types",
+            "implicit",
+        ),
+        ("redirect_uris = []", "redirect_uris", "at least one"),
+        (
+            "redirect_uris = [\"https://app.test/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"",
+            "jwks",
+            "public keys",
+        ),
+        (
+            "redirect_uris = [\"https://app.test/cb\"]\nid_token_signed_response_alg = \"none\"",
+            "id_token_signed_response_alg",
+            "RS256",
+        ),
+    ];
+    for (body, key, expected) in cases {
+        let out = check(
+            &dir,
+            &format!("[[oidc.clients]]\nclient_id = \"app\"\n{body}\n"),
+        );
+        assert!(!out.status.success(), "accepted: {body}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(key) && err.contains(expected),
+            "{body}\n=> {err}"
+        );
+    }
+    let twice = "[[oidc.clients]]\nclient_id = \"app\"\nredirect_uris = [\"https://a.test/cb\"]\n";
+    let out = check(&dir, &format!("{twice}{twice}"));
+    assert!(stderr(&out).contains("declared twice"), "{}", stderr(&out));
+}
+
+#[test]
+fn user_mistakes_are_reported() {
+    let dir = Scratch::new();
+    let out = check(
+        &dir,
+        "[[users]]\nusername = \"alice\"\npassword = \"x\"\npassword_hash = \"$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA\"\n",
+    );
+    assert!(
+        stderr(&out).contains("users[0].password") && stderr(&out).contains("not both"),
+        "{}",
+        stderr(&out)
+    );
+    let out = check(
+        &dir,
+        "[[users]]\nusername = \"alice\"\npassword_hash = \"md5:abc\"\n",
+    );
+    assert!(stderr(&out).contains("argon2id"), "{}", stderr(&out));
+    let out = check(&dir, "[[users]]\nusername = \" \"\n");
+    assert!(stderr(&out).contains("users[0]"), "{}", stderr(&out));
+    let out = check(&dir, "[passwords]\nmemory_kib = 4\n");
+    assert!(stderr(&out).contains("passwords"), "{}", stderr(&out));
+    let out = check(
+        &dir,
+        "[sessions]\nidle_timeout = \"2h\"\nabsolute_timeout = \"1h\"\n",
+    );
+    assert!(stderr(&out).contains("sessions"), "{}", stderr(&out));
+}
+
+#[test]
+fn password_and_client_secrets_never_print() {
+    let dir = Scratch::new();
+    let out = check(
+        &dir,
+        "[[users]]\nusername = \"alice\"\npassword = \"alice-password-77\"\n\n[[oidc.clients]]\nclient_id = \"app\"\nclient_secret = \"app-secret-0123456789abcdef-0123456789\"\nredirect_uris = [\"https://app.test/cb\"]\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(
+        !printed.contains("alice-password-77") && !printed.contains("app-secret-0123"),
+        "{printed}"
+    );
+}

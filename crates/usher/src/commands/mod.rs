@@ -4,6 +4,7 @@ mod check_config;
 mod keys;
 mod migrate;
 mod serve;
+mod users;
 
 use crate::cli::{Cli, Command};
 use crate::config;
@@ -15,6 +16,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve::run(config).await,
         Command::Migrate => migrate::run(&config).await,
         Command::CheckConfig => check_config::run(&config, cli.config.as_deref()),
+        Command::Users { command } => users::run(&config, command).await,
         Command::Keys { command } => keys::run(&config, command).await,
     }
 }

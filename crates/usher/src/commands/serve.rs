@@ -7,6 +7,7 @@ use usher_store::MasterKey;
 
 use crate::backends;
 use crate::config::Config;
+use crate::frontends::Frontends;
 use crate::master_key;
 use crate::server::{self, Metrics, Readiness};
 
@@ -20,7 +21,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let master = master_key::resolve(&config)?;
     let readiness = web::Data::new(Readiness::default());
     let metrics = web::Data::new(Metrics::new());
-    let server = server::build(&config, readiness.clone(), metrics.clone())?;
+    let frontends = Frontends::new();
+    let server = server::build(
+        &config,
+        readiness.clone(),
+        metrics.clone(),
+        frontends.clone(),
+    )?;
     tracing::info!(
         bind = %config.server.bind,
         public_url = %config.server.public_url,
@@ -31,6 +38,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config,
         master,
         readiness,
+        frontends,
         server.handle(),
         fatal.clone(),
     ));
@@ -48,12 +56,17 @@ async fn bring_up(
     config: Config,
     master: MasterKey,
     readiness: web::Data<Readiness>,
+    frontends: Frontends,
     server: ServerHandle,
     fatal: Arc<Mutex<Option<anyhow::Error>>>,
 ) {
     let mut delay = Duration::from_secs(1);
     loop {
-        match backends::open(&config, &master).await {
+        let opened = match backends::open(&config, &master).await {
+            Ok(backends) => frontends.open(&config, &backends).await.map(|()| backends),
+            Err(e) => Err(e),
+        };
+        match opened {
             Ok(backends) => {
                 tracing::info!(
                     database = backends.database.backend_name(),

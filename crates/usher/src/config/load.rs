@@ -7,13 +7,17 @@ use super::{Config, ConfigError};
 
 /// Top-level keys the environment may set. Other `USHER_*` variables (`USHER_CONFIG`,
 /// `USHER_LOG_FORMAT`, test settings) belong to the CLI and are not config keys.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 10] = [
     "data_dir",
     "server",
     "database",
     "redis",
     "ephemeral",
     "keys",
+    "sessions",
+    "passwords",
+    "login_throttle",
+    "oidc",
 ];
 
 /// Loads defaults, then `file` (when given), then the `USHER_` environment, and

@@ -5,7 +5,9 @@
 //! Loading never guesses: unknown keys, malformed values and contradictory settings
 //! are errors that name the file, the key and what is expected.
 
+mod accounts;
 mod load;
+mod oidc;
 mod secret;
 mod validate;
 
@@ -16,7 +18,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub use accounts::{PasswordSource, PasswordsConfig, SessionsConfig, ThrottleConfig, UserConfig};
 pub use load::load;
+pub use oidc::OidcConfig;
 pub use secret::{Secret, resolve as resolve_secret};
 
 /// The whole configuration file.
@@ -36,6 +40,16 @@ pub struct Config {
     pub ephemeral: EphemeralConfig,
     /// Signing keys and the master key sealing them.
     pub keys: KeysConfig,
+    /// SSO session lifetimes.
+    pub sessions: SessionsConfig,
+    /// Password hashing cost.
+    pub passwords: PasswordsConfig,
+    /// Failed sign-in limits.
+    pub login_throttle: ThrottleConfig,
+    /// Local accounts declared in the file.
+    pub users: Vec<UserConfig>,
+    /// The OpenID Provider and its clients.
+    pub oidc: OidcConfig,
 }
 
 impl Default for Config {
@@ -47,6 +61,11 @@ impl Default for Config {
             redis: RedisConfig::default(),
             ephemeral: EphemeralConfig::default(),
             keys: KeysConfig::default(),
+            sessions: SessionsConfig::default(),
+            passwords: PasswordsConfig::default(),
+            login_throttle: ThrottleConfig::default(),
+            users: Vec::new(),
+            oidc: OidcConfig::default(),
         }
     }
 }

@@ -77,6 +77,62 @@ impl Config {
                  the tokens they signed expire",
             ));
         }
+        self.validate_accounts()?;
+        self.oidc.clients()?;
+        Ok(())
+    }
+
+    fn validate_accounts(&self) -> Result<(), ConfigError> {
+        let s = &self.sessions;
+        if s.idle_timeout.is_zero() || s.absolute_timeout < s.idle_timeout {
+            return Err(ConfigError::invalid(
+                "sessions.absolute_timeout",
+                "expected durations with 0 < idle_timeout <= absolute_timeout",
+            ));
+        }
+        let p = &self.passwords;
+        // RFC 9106 §3.1: memory at least 8 KiB per lane; one pass at least.
+        if p.iterations == 0 || p.parallelism == 0 || p.memory_kib < 8 * p.parallelism {
+            return Err(ConfigError::invalid(
+                "passwords",
+                "expected iterations >= 1, parallelism >= 1 and memory_kib >= 8 x parallelism \
+                 (the default is memory_kib = 7168, iterations = 5, parallelism = 1)",
+            ));
+        }
+        if p.max_concurrent == Some(0) {
+            return Err(ConfigError::invalid(
+                "passwords.max_concurrent",
+                "expected a positive number",
+            ));
+        }
+        let t = &self.login_throttle;
+        if t.per_account == 0 || t.per_ip == 0 || t.window.is_zero() {
+            return Err(ConfigError::invalid(
+                "login_throttle",
+                "expected positive limits and window",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, user) in self.users.iter().enumerate() {
+            let new = usher_core::NewUser {
+                username: user.username.clone(),
+                emails: user
+                    .email
+                    .iter()
+                    .map(|e| usher_core::Email::new(e.clone(), true, true))
+                    .collect(),
+                ..usher_core::NewUser::default()
+            };
+            new.validate()
+                .map_err(|e| ConfigError::invalid(&format!("users[{i}]"), e.to_string()))?;
+            if !names.insert(usher_core::normalize_email(&user.username)) {
+                return Err(ConfigError::invalid(
+                    &format!("users[{i}].username"),
+                    format!("{:?} is declared twice", user.username),
+                ));
+            }
+            user.password_source(i)?;
+        }
         Ok(())
     }
 

@@ -13,6 +13,7 @@ pub use health::Readiness;
 pub use metrics::Metrics;
 
 use crate::config::Config;
+use crate::frontends::Frontends;
 
 /// Binds the listener and builds the server; it runs when awaited. Actix stops
 /// gracefully on SIGTERM and SIGINT: it stops accepting, lets in-flight requests
@@ -21,15 +22,20 @@ pub fn build(
     config: &Config,
     readiness: web::Data<Readiness>,
     metrics: web::Data<Metrics>,
+    frontends: Frontends,
 ) -> anyhow::Result<Server> {
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(readiness.clone())
             .app_data(metrics.clone())
+            .app_data(frontends.oidc.clone())
+            .app_data(frontends.web.clone())
             .wrap(from_fn(observe::observe))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/metrics", web::get().to(metrics::metrics))
+            .configure(usher_oidc::configure)
+            .configure(usher_web::configure)
     })
     .shutdown_timeout(config.server.shutdown_timeout.as_secs());
     if let Some(workers) = config.server.workers {

@@ -1,0 +1,73 @@
+//! What the OP's handlers share: settings, registered clients and the ports.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore};
+use usher_core::{Interactions, Sessions};
+
+use crate::client::{Client, TokenLifetimes};
+
+/// OP settings from configuration.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// The issuer: usher's public URL, without a trailing slash.
+    pub issuer: String,
+    /// Lifetimes of codes and tokens.
+    pub lifetimes: TokenLifetimes,
+    /// Whether the session cookie is `Secure` (public URL is https).
+    pub secure_cookies: bool,
+}
+
+/// The ports the OP works through; the binary picks the implementations.
+#[derive(Clone)]
+pub struct OidcDeps {
+    /// Users and groups (claims, `active`).
+    pub directory: Arc<dyn Directory>,
+    /// Signing keys (reloaded periodically so rotation reaches every instance).
+    pub keys: Arc<dyn KeyStore>,
+    /// Codes, refresh tokens, pending requests, revocations.
+    pub ephemeral: Arc<dyn EphemeralStore>,
+    /// SSO sessions.
+    pub sessions: Sessions,
+    /// Login, consent and logout hand-offs to the pages.
+    pub interactions: Interactions,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for OidcDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OidcDeps")
+    }
+}
+
+/// Everything a handler needs.
+#[derive(Debug)]
+pub struct OidcState {
+    /// Settings.
+    pub settings: OidcSettings,
+    /// Clients by `client_id`.
+    pub clients: HashMap<String, Client>,
+    /// Ports.
+    pub deps: OidcDeps,
+    /// Signing keys, reloaded from the key store at most every minute.
+    pub keys: crate::keys::KeyCache,
+}
+
+impl OidcState {
+    /// The state for `settings`, `clients` and `deps`, with an empty key cache.
+    pub fn new(settings: OidcSettings, clients: HashMap<String, Client>, deps: OidcDeps) -> Self {
+        Self {
+            settings,
+            clients,
+            deps,
+            keys: crate::keys::KeyCache::default(),
+        }
+    }
+
+    /// The client registered under `client_id`.
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.get(client_id)
+    }
+}

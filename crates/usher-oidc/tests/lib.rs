@@ -1,0 +1,13 @@
+//! usher-oidc integration tests.
+
+mod authorize;
+mod client_auth;
+mod endpoints;
+mod fixture;
+mod interop;
+mod jose;
+mod logout;
+mod refresh;
+mod support;
+mod token;
+mod token_env;

@@ -1,0 +1,197 @@
+//! `/logout`: confirmation, sign-out and the signed-out page.
+//!
+//! # Where the browser goes afterwards, and the CSP
+//!
+//! `redirect_after` is usually on the app's origin, and browsers apply the form
+//! page's `form-action` to the redirects following a submission. So the
+//! confirmation page widens its `form-action` by exactly that origin, and the POST
+//! answers 303 to it. When the origin cannot be written in a CSP source list (an
+//! IPv6 literal), the POST answers the signed-out page with a "Continue to the app"
+//! link instead: following a link is not a form submission, so nothing blocks it.
+//! A confirmed request (the app proved the session with `id_token_hint`) signs out
+//! on the GET itself, where a plain 303 is never subject to `form-action`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+use usher_core::LogoutRequest;
+
+use super::csrf_refused;
+use crate::context::{Ctx, plausible_id};
+use crate::redirect::csp_origin;
+use crate::render::{PageError, page, page_with, see_other};
+use crate::{cookies, csrf};
+
+const DONE: &str = "/logout/done";
+
+#[derive(Deserialize)]
+pub(crate) struct LogoutQuery {
+    t: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LogoutForm {
+    csrf: String,
+    t: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct ConfirmPage<'a> {
+    title: &'a str,
+    client_name: Option<&'a str>,
+    note: Option<&'a str>,
+    csrf: &'a str,
+    t: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+struct SignedOutPage<'a> {
+    title: &'a str,
+    client_name: Option<&'a str>,
+    continue_url: Option<&'a str>,
+}
+
+/// Ends the browser's session named by `secret`, then tells every listener (in the
+/// background: a slow app must not hold up the user). `reason` goes to the audit
+/// log. Returns whether a session was ended.
+pub(crate) async fn end_session(ctx: &Ctx, secret: &str, reason: &str) -> Result<bool, PageError> {
+    let deps = &ctx.state.deps;
+    let core = |e| ctx.core(e);
+    let Some(session) = deps.sessions.get(secret).await.map_err(core)? else {
+        return Ok(false);
+    };
+    // Participants first: ending the session forgets who took part.
+    let participants = deps.sessions.participants(&session).await.map_err(core)?;
+    let Some(session) = deps.sessions.end(secret).await.map_err(core)? else {
+        return Ok(false);
+    };
+    for listener in &deps.logout_listeners {
+        let listener = listener.clone();
+        let session = session.clone();
+        let participants = participants.clone();
+        actix_web::rt::spawn(async move {
+            listener.session_ended(&session, &participants).await;
+        });
+    }
+    let details =
+        json!({ "sid": session.sid, "reason": reason, "participants": participants.len() });
+    ctx.audit(
+        format!("user:{}", session.user_id),
+        "logout",
+        Some(session.user_id.to_string()),
+        details,
+    )
+    .await;
+    Ok(true)
+}
+
+/// `GET /logout[?t=ID]`: the confirmation, or the sign-out itself when the app
+/// proved the session (OIDC RP-Initiated Logout 1.0 §2).
+pub(crate) async fn show(
+    ctx: Ctx,
+    req: HttpRequest,
+    query: web::Query<LogoutQuery>,
+) -> Result<HttpResponse, PageError> {
+    let interactions = &ctx.state.deps.interactions;
+    let t = query.t.as_deref().filter(|t| plausible_id(t));
+    let request = match t {
+        Some(t) => interactions.logout(t).await.map_err(|e| ctx.core(e))?,
+        None => None,
+    };
+    if let (Some(t), Some(request)) = (t, &request)
+        && request.confirmed
+    {
+        let request = interactions.take_logout(t).await.map_err(|e| ctx.core(e))?;
+        return sign_out(&ctx, &req, request.as_ref(), false).await;
+    }
+    let note = (query.t.is_some() && request.is_none())
+        .then_some("The app's sign-out request has expired; you can still sign out of usher here.");
+    let (token, cookie) = csrf::token(&req, &ctx.state.settings).map_err(|e| ctx.core(e))?;
+    let origin = request
+        .as_ref()
+        .and_then(|r| r.redirect_after.as_deref())
+        .and_then(csp_origin);
+    let mut response = page_with(
+        StatusCode::OK,
+        &ConfirmPage {
+            title: "Sign out",
+            client_name: request.as_ref().and_then(|r| r.client_name.as_deref()),
+            note,
+            csrf: &token,
+            t: request.as_ref().and(t),
+        },
+        origin.as_deref(),
+    );
+    cookies::add(&mut response, cookie);
+    Ok(response)
+}
+
+/// `POST /logout`.
+pub(crate) async fn submit(
+    ctx: Ctx,
+    req: HttpRequest,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, PageError> {
+    if !csrf::verify(&req, &ctx.state.settings, &form.csrf) {
+        return Err(csrf_refused(&ctx));
+    }
+    // An expired request still signs the user out (they asked to), just without
+    // the trip back to the app.
+    let request = match form.t.as_deref().filter(|t| plausible_id(t)) {
+        Some(t) => ctx
+            .state
+            .deps
+            .interactions
+            .take_logout(t)
+            .await
+            .map_err(|e| ctx.core(e))?,
+        None => None,
+    };
+    sign_out(&ctx, &req, request.as_ref(), true).await
+}
+
+async fn sign_out(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    request: Option<&LogoutRequest>,
+    after_form: bool,
+) -> Result<HttpResponse, PageError> {
+    if let Some(secret) = Ctx::session_secret(req) {
+        end_session(ctx, &secret, "logout").await?;
+    }
+    let target = request.and_then(|r| r.redirect_after.as_deref());
+    let mut response = match target {
+        // Already validated by the OP against the app's registration.
+        Some(url) if !after_form || csp_origin(url).is_some() => see_other(url),
+        Some(url) => page(
+            StatusCode::OK,
+            &SignedOutPage {
+                title: "Signed out",
+                client_name: request.and_then(|r| r.client_name.as_deref()),
+                continue_url: Some(url),
+            },
+        ),
+        None => see_other(DONE),
+    };
+    cookies::add(
+        &mut response,
+        [cookies::clear_session(ctx.state.settings.secure_cookies)],
+    );
+    Ok(response)
+}
+
+/// `GET /logout/done`.
+pub(crate) async fn done() -> HttpResponse {
+    page(
+        StatusCode::OK,
+        &SignedOutPage {
+            title: "Signed out",
+            client_name: None,
+            continue_url: None,
+        },
+    )
+}

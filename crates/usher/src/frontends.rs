@@ -1,0 +1,120 @@
+//! The protocol front-ends and pages, built once the backends are open. Until then
+//! their handlers find no state and answer 503, like `/readyz`.
+
+use std::sync::{Arc, OnceLock};
+
+use actix_web::web;
+use usher_core::ports::{Clock, LogoutListener, SystemClock};
+use usher_core::{Interactions, SessionPolicy, Sessions};
+use usher_oidc::{OidcDeps, OidcSettings, OidcState};
+use usher_web::{PasswordHasher, ThrottlePolicy, WebDeps, WebSettings, WebState};
+
+use crate::accounts;
+use crate::backends::Backends;
+use crate::config::Config;
+
+/// The shared slots the handlers read their state from.
+#[derive(Debug, Clone)]
+pub struct Frontends {
+    /// The OpenID Provider.
+    pub oidc: web::Data<OnceLock<Arc<OidcState>>>,
+    /// The pages.
+    pub web: web::Data<OnceLock<Arc<WebState>>>,
+}
+
+impl Frontends {
+    /// Empty slots.
+    pub fn new() -> Self {
+        Self {
+            oidc: web::Data::new(OnceLock::new()),
+            web: web::Data::new(OnceLock::new()),
+        }
+    }
+
+    /// Builds the front-ends over `backends`, brings the accounts declared in the
+    /// configuration in line, and fills the slots.
+    pub async fn open(&self, config: &Config, backends: &Backends) -> usher_core::Result<()> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(backends.database.store());
+        let hasher = Arc::new(hasher(config));
+        accounts::sync(&config.users, &*store, &*store, &hasher).await?;
+
+        let sessions = Sessions::new(
+            backends.ephemeral.clone(),
+            clock.clone(),
+            SessionPolicy {
+                idle_timeout: config.sessions.idle_timeout,
+                absolute_timeout: config.sessions.absolute_timeout,
+            },
+        );
+        let interactions = Interactions::new(backends.ephemeral.clone());
+        let secure_cookies = config.server.public_url.starts_with("https://");
+        let oidc = Arc::new(OidcState::new(
+            OidcSettings {
+                issuer: config.server.public_url.trim_end_matches('/').to_owned(),
+                lifetimes: config.oidc.lifetimes(),
+                secure_cookies,
+            },
+            config
+                .oidc
+                .clients()
+                .map_err(|e| usher_core::Error::Invalid(e.to_string()))?
+                .into_iter()
+                .map(|c| (c.client_id.clone(), c))
+                .collect(),
+            OidcDeps {
+                directory: store.clone(),
+                keys: Arc::new(backends.database.key_store(backends.master.clone())),
+                ephemeral: backends.ephemeral.clone(),
+                sessions: sessions.clone(),
+                interactions: interactions.clone(),
+                clock: clock.clone(),
+            },
+        ));
+        let backchannel: Arc<dyn LogoutListener> =
+            Arc::new(usher_oidc::BackchannelLogout::new(oidc.clone()));
+        let pages = WebState::new(
+            WebSettings {
+                public_url: config.server.public_url.clone(),
+                secure_cookies,
+                trusted_proxies: config.server.trusted_proxies.clone(),
+                throttle: ThrottlePolicy {
+                    per_account: config.login_throttle.per_account,
+                    per_ip: config.login_throttle.per_ip,
+                    window: config.login_throttle.window,
+                },
+            },
+            WebDeps {
+                directory: store.clone(),
+                credentials: store.clone(),
+                ephemeral: backends.ephemeral.clone(),
+                sessions,
+                interactions,
+                logout_listeners: vec![backchannel],
+                audit: store,
+                clock,
+                hasher,
+            },
+        );
+        let _ = self.oidc.set(oidc);
+        let _ = self.web.set(Arc::new(pages));
+        Ok(())
+    }
+}
+
+/// Argon2 cost from configuration.
+pub fn password_policy(config: &Config) -> usher_web::PasswordPolicy {
+    let p = &config.passwords;
+    let defaults = usher_web::PasswordPolicy::default();
+    usher_web::PasswordPolicy {
+        memory_kib: p.memory_kib,
+        iterations: p.iterations,
+        parallelism: p.parallelism,
+        max_concurrent: p.max_concurrent.unwrap_or(defaults.max_concurrent),
+    }
+}
+
+/// A hasher with the configured cost.
+pub fn hasher(config: &Config) -> PasswordHasher {
+    PasswordHasher::new(password_policy(config))
+}
