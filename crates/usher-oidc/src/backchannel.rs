@@ -8,8 +8,10 @@
 //! that stops mid-retry loses the remaining attempts (a durable queue is the job
 //! of the provisioning outbox, not of logout).
 //!
-//! Transport: plain `http://` only for now (reqwest without TLS); an `https://`
-//! URI fails to deliver and is logged. Adding rustls is the follow-up.
+//! Transport: reqwest over hyper, `https://` through the system OpenSSL (the
+//! `native-tls` backend: the OP already links OpenSSL, so TLS costs no new crypto
+//! stack) with the system's CA certificates; `http://` works too (tests, internal
+//! networks). Redirects are not followed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,7 +61,9 @@ impl Default for RetryPolicy {
 #[derive(Debug, Clone)]
 pub struct BackchannelLogout {
     state: Arc<OidcState>,
-    http: reqwest::Client,
+    /// `None` when the HTTP client could not be built (no usable TLS setup):
+    /// deliveries are then logged as failed rather than panicking at start.
+    http: Option<reqwest::Client>,
     retry: RetryPolicy,
 }
 
@@ -77,10 +81,10 @@ impl BackchannelLogout {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(retry.timeout)
             .build()
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "back-channel HTTP client: using defaults");
-                reqwest::Client::new()
-            });
+            .inspect_err(|error| {
+                tracing::error!(%error, "back-channel logout disabled: no HTTP client");
+            })
+            .ok();
         Self { state, http, retry }
     }
 
@@ -134,7 +138,10 @@ impl LogoutListener for BackchannelLogout {
                     continue;
                 }
             };
-            let http = self.http.clone();
+            let Some(http) = self.http.clone() else {
+                tracing::error!(client_id, "back-channel logout not sent: no HTTP client");
+                continue;
+            };
             let retry = self.retry;
             let client_id = client_id.clone();
             tokio::spawn(async move {

@@ -850,3 +850,65 @@ async fn logout_token_is_not_an_id_token_hint() {
     .await
     .assert_redirect_error(TRUSTED_CB, "invalid_request");
 }
+
+// --- Odds and ends -------------------------------------------------------------------
+
+#[actix_web::test]
+async fn client_without_the_code_grant_is_unauthorized_client() {
+    let mut machine = client(
+        "machine",
+        &["https://machine.example/cb"],
+        usher_oidc::AuthMethod::ClientSecretBasic,
+        true,
+    );
+    machine.grant_types = vec![usher_oidc::GrantType::ClientCredentials];
+    let op = Op::with(ISSUER, vec![machine]).await;
+    get(
+        &op,
+        &authorize_uri("machine", "https://machine.example/cb", &[]),
+        None,
+    )
+    .await
+    .assert_redirect_error("https://machine.example/cb", "unauthorized_client");
+}
+
+#[actix_web::test]
+async fn prompt_select_account_shows_the_sign_in_form() {
+    let op = Op::new().await;
+    let (cookie, _) = op.sign_in(&op.user).await;
+    let reply = get(
+        &op,
+        &authorize_uri(TRUSTED, TRUSTED_CB, &[("prompt", "select_account")]),
+        Some(&cookie),
+    )
+    .await;
+    let ticket = reply.assert_login();
+    let login = op
+        .interactions
+        .login(&ticket)
+        .await
+        .expect("store")
+        .expect("parked");
+    assert!(login.force_login);
+}
+
+#[actix_web::test]
+async fn authorize_answers_503_until_the_state_is_set() {
+    let data: actix_web::web::Data<std::sync::OnceLock<std::sync::Arc<usher_oidc::OidcState>>> =
+        actix_web::web::Data::new(std::sync::OnceLock::new());
+    let app = actix_web::test::init_service(
+        actix_web::App::new()
+            .app_data(data)
+            .configure(usher_oidc::configure),
+    )
+    .await;
+    let req = actix_web::test::TestRequest::get()
+        .uri(&authorize_uri(TRUSTED, TRUSTED_CB, &[]))
+        .to_request();
+    let resp = actix_web::test::call_service(&app, req).await;
+    assert_eq!(resp.status(), 503);
+    let req = actix_web::test::TestRequest::get()
+        .uri("/oidc/logout")
+        .to_request();
+    assert_eq!(actix_web::test::call_service(&app, req).await.status(), 503);
+}

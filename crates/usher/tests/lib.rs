@@ -3,6 +3,7 @@
 
 mod config;
 mod deploy;
+mod oidc;
 mod serve;
 mod services;
 mod support;

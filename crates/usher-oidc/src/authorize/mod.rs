@@ -162,13 +162,16 @@ fn needs_login(pending: &PendingAuthorization, session: &SsoSession, now: i64) -
             && (reauth.stale_sid.as_deref() == Some(session.sid.as_str())
                 || auth_time < reauth.since);
     }
+    // usher has no account chooser: select_account shows the sign-in form, where
+    // the user can sign in as someone else.
     if pending.prompt.login || pending.prompt.select_account {
         return true;
     }
     // OIDC Core §3.1.2.1: re-authenticate when more than max_age seconds passed;
     // max_age=0 always does (a whole second is the clock's resolution).
     if let Some(max_age) = pending.max_age
-        && (max_age == 0 || now.saturating_sub(auth_time) > max_age as i64)
+        && (max_age == 0
+            || now.saturating_sub(auth_time) > i64::try_from(max_age).unwrap_or(i64::MAX))
     {
         return true;
     }

@@ -1,0 +1,42 @@
+//! Figures: throughput (overall and per server core), median and p99 latency.
+
+use std::time::Duration;
+
+/// Prints one scenario's figures.
+pub fn print(
+    name: &str,
+    concurrency: usize,
+    elapsed: Duration,
+    mut latencies: Vec<Duration>,
+    pinned: bool,
+) {
+    latencies.sort_unstable();
+    let n = latencies.len();
+    let at = |q: f64| {
+        latencies
+            .get(((n as f64 * q) as usize).min(n.saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let throughput = n as f64 / elapsed.as_secs_f64();
+    let cores = if pinned {
+        "1 server core (taskset)"
+    } else {
+        "server not pinned"
+    };
+    println!("scenario: {name}");
+    println!(
+        "  requests: {n} in {:.1} s, concurrency {concurrency}, {cores}",
+        elapsed.as_secs_f64()
+    );
+    println!("  throughput: {throughput:.0}/s ({throughput:.0}/s per server core)");
+    println!(
+        "  latency: median {:.2} ms, p99 {:.2} ms",
+        ms(at(0.5)),
+        ms(at(0.99))
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
