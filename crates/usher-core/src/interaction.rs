@@ -57,6 +57,11 @@ pub struct LogoutRequest {
     /// The requester proved which session it means (a valid `id_token_hint` for the
     /// current session), so no confirmation is needed (OIDC RP-Initiated Logout §2).
     pub confirmed: bool,
+    /// The public id of the session the requester proved, when `confirmed`: the
+    /// sign-out skips the confirmation only in a browser still in that session, so
+    /// a confirmed ticket handed to someone else signs nobody out (logout CSRF).
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 /// What the user decided on a consent request.

@@ -125,6 +125,7 @@ async fn end_session(
         client_name: client.map(|c| c.name.clone()),
         redirect_after,
         confirmed,
+        sid: session.filter(|_| confirmed).map(|s| s.sid),
     };
     match state.deps.interactions.start_logout(&request).await {
         Ok(t) => HttpResponse::SeeOther()

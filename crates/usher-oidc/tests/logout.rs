@@ -60,7 +60,8 @@ async fn logout_without_parameters_asks_for_confirmation() {
         LogoutRequest {
             client_name: None,
             redirect_after: None,
-            confirmed: false
+            confirmed: false,
+            sid: None,
         }
     );
     // POST works the same.
@@ -177,7 +178,7 @@ async fn logout_duplicated_parameters_get_a_page() {
 #[actix_web::test]
 async fn logout_with_hint_for_the_current_session_is_confirmed() {
     let op = Op::new().await;
-    let (cookie, _) = op.sign_in(&op.user).await;
+    let (cookie, session) = op.sign_in(&op.user).await;
     // A real id_token from the token endpoint; its aud names the client, so the
     // redirect is allowed without client_id.
     let hint = id_token_from_token_endpoint(&op, &cookie).await;
@@ -193,6 +194,8 @@ async fn logout_with_hint_for_the_current_session_is_confirmed() {
     .await;
     let request = parked(&op, &reply).await;
     assert!(request.confirmed);
+    // Bound to the session it proved, so the ticket cannot sign out another browser.
+    assert_eq!(request.sid.as_deref(), Some(session.sid.as_str()));
     assert_eq!(
         request.redirect_after.as_deref(),
         Some("https://trusted.example/bye?state=xyz")

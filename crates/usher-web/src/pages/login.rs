@@ -141,13 +141,20 @@ pub(crate) async fn submit(
     let login = input.username.trim();
     let core = |e| ctx.core(e);
 
+    // Counted per account, not per name typed: the username and every email
+    // address of one account share one budget (else each alias adds guesses).
+    // Unknown names are counted by name.
+    let user = find_user(&ctx, login).await?;
+    let throttle_name = user
+        .as_ref()
+        .map_or_else(|| login.to_owned(), |u| format!("user-id:{}", u.id));
     // Throttle before any verification: a locked account or address costs the
     // attacker a 429, not an argon2 computation of ours.
     let throttle = Throttle::new(
         &*deps.ephemeral,
         ctx.state.settings.throttle,
         deps.clock.now(),
-        login,
+        &throttle_name,
         &bucket(ip),
     );
     let attempt = match throttle.locked().await.map_err(core)? {
@@ -164,7 +171,6 @@ pub(crate) async fn submit(
         }
     };
 
-    let user = find_user(&ctx, login).await?;
     let hash = match &user {
         Some(u) => deps.credentials.password_hash(u.id).await.map_err(core)?,
         None => None,

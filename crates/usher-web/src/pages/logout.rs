@@ -102,8 +102,13 @@ pub(crate) async fn show(
         Some(t) => interactions.logout(t).await.map_err(|e| ctx.core(e))?,
         None => None,
     };
+    // The confirmation is skipped only in the browser whose session the app proved
+    // (or one with no session, where there is nothing to end): a confirmed ticket
+    // passed to someone else must not sign them out (logout CSRF).
+    let current_sid = ctx.session(&req).await?.map(|(_, s)| s.sid);
     if let (Some(t), Some(request)) = (t, &request)
         && request.confirmed
+        && current_sid.is_none_or(|sid| request.sid.as_deref() == Some(sid.as_str()))
     {
         let request = interactions.take_logout(t).await.map_err(|e| ctx.core(e))?;
         return sign_out(&ctx, &req, request.as_ref(), false).await;

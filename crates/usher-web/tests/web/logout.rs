@@ -15,6 +15,7 @@ fn request(confirmed: bool, redirect_after: Option<&str>) -> LogoutRequest {
         client_name: Some("Wiki".into()),
         redirect_after: redirect_after.map(str::to_owned),
         confirmed,
+        sid: None,
     }
 }
 
@@ -152,9 +153,18 @@ async fn a_confirmed_request_signs_out_at_once() {
     let mut browser = Browser::new();
     sign_in(&app, &mut browser, None, "alice", PASSWORD).await;
     let secret = browser.session().expect("session").to_owned();
+    let session = env
+        .sessions
+        .get(&secret)
+        .await
+        .expect("store")
+        .expect("live");
     let t = env
         .interactions
-        .start_logout(&request(true, Some("https://wiki.example.test/bye")))
+        .start_logout(&LogoutRequest {
+            sid: Some(session.sid),
+            ..request(true, Some("https://wiki.example.test/bye"))
+        })
         .await
         .expect("parked");
     let page = browser.get(&app, &format!("/logout?t={t}")).await;
@@ -216,4 +226,38 @@ async fn an_expired_logout_link_still_offers_to_sign_out() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("sign-out request has expired"));
     assert!(!page.body.contains("name=\"t\""));
+}
+
+#[actix_web::test]
+async fn logout_csrf_with_a_confirmed_ticket_of_another_session_asks_first() {
+    let env = Env::new().await;
+    env.user("alice").await;
+    env.user("mallory").await;
+    let app = app!(env);
+    // Mallory gets a confirmed ticket for her own session...
+    let mut mallory = Browser::new();
+    sign_in(&app, &mut mallory, None, "mallory", PASSWORD).await;
+    let mallory_secret = mallory.session().expect("session").to_owned();
+    let mallory_session = env
+        .sessions
+        .get(&mallory_secret)
+        .await
+        .expect("store")
+        .expect("live");
+    let t = env
+        .interactions
+        .start_logout(&LogoutRequest {
+            sid: Some(mallory_session.sid),
+            ..request(true, Some("https://wiki.example.test/bye"))
+        })
+        .await
+        .expect("parked");
+    // ...and sends the link to Alice, who must not be signed out without asking.
+    let mut alice = Browser::new();
+    sign_in(&app, &mut alice, None, "alice", PASSWORD).await;
+    let secret = alice.session().expect("session").to_owned();
+    let page = alice.get(&app, &format!("/logout?t={t}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Sign out of usher?"));
+    assert!(env.sessions.get(&secret).await.expect("store").is_some());
 }

@@ -48,6 +48,30 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
 }
 
 #[actix_web::test]
+async fn guessing_through_username_and_email_aliases_shares_one_account_budget() {
+    let env = Env::new().await;
+    env.user("alice").await;
+    let app = app!(env);
+    // Alternating the username and the email address is still one account.
+    for (i, name) in ["alice", "alice@example.test"]
+        .iter()
+        .cycle()
+        .take(5)
+        .enumerate()
+    {
+        let mut browser = Browser::from(&format!("198.51.100.{i}"));
+        let page = sign_in(&app, &mut browser, None, name, "guess").await;
+        assert_eq!(page.status, StatusCode::OK, "attempt {i}");
+    }
+    for name in ["alice", "Alice@Example.test"] {
+        let mut browser = Browser::from("198.51.100.200");
+        let page = sign_in(&app, &mut browser, None, name, PASSWORD).await;
+        assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{name}");
+        assert!(browser.session().is_none());
+    }
+}
+
+#[actix_web::test]
 async fn unknown_accounts_lock_the_same_way() {
     let env = Env::new().await;
     let app = app!(env);
