@@ -37,6 +37,8 @@ pub use interaction::{
 pub use link::{IdentityLink, NewIdentityLink};
 pub use page::{Page, PageRequest};
 pub use secret::SecretBytes;
-pub use session::{Participant, SESSION_COOKIE, SessionPolicy, Sessions, SsoSession};
+pub use session::{
+    Participant, SESSION_COOKIE, SessionPolicy, Sessions, SsoSession, session_cookie_name,
+};
 pub use upstream::{Upstream, UpstreamKind};
 pub use user::{Email, NewUser, User, UserUpdate, normalize_email};

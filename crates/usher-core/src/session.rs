@@ -15,8 +15,20 @@ use time::OffsetDateTime;
 use crate::ports::{Clock, EphemeralStore};
 use crate::{Result, UserId, random, stash};
 
-/// The cookie naming a browser's SSO session.
+/// The cookie naming a browser's SSO session over plain http (development).
 pub const SESSION_COOKIE: &str = "usher_session";
+
+/// The session cookie's name. Under https it carries the `__Host-` prefix, which
+/// browsers accept only from the exact host, with `Secure`, `Path=/` and no
+/// `Domain`: a sibling subdomain cannot plant a session of its choosing in a
+/// victim's browser (cookie tossing / session fixation, RFC 6265bis §4.1.3.2).
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-usher_session"
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// How long sessions last. Defaults follow Keycloak's (SSO Session Idle 30 min,
 /// SSO Session Max 10 h).

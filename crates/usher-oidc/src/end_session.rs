@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use usher_core::{LogoutRequest, SESSION_COOKIE};
+use usher_core::{LogoutRequest, session_cookie_name};
 
 use crate::authorize::hint::{self, HintClaims};
 use crate::authorize::params::{self, Params};
@@ -108,7 +108,7 @@ async fn end_session(
     };
     // §2: a valid hint for the current session proves the request is about this
     // session; without it, the page asks the user to confirm (logout CSRF).
-    let session = match req.cookie(SESSION_COOKIE) {
+    let session = match req.cookie(session_cookie_name(state.settings.secure_cookies)) {
         Some(c) if !c.value().is_empty() => match state.deps.sessions.get(c.value()).await {
             Ok(s) => s,
             Err(e) => return internal_error("reading the SSO session failed", &e),

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
-use usher_core::{NewAuditEntry, SESSION_COOKIE, SsoSession};
+use usher_core::{NewAuditEntry, SsoSession, session_cookie_name};
 
 use crate::WebState;
 use crate::render::{PageError, request_id};
@@ -64,8 +64,8 @@ impl Ctx {
     }
 
     /// The browser's SSO session cookie secret, if it sends one.
-    pub fn session_secret(req: &HttpRequest) -> Option<String> {
-        req.cookie(SESSION_COOKIE)
+    pub fn session_secret(&self, req: &HttpRequest) -> Option<String> {
+        req.cookie(session_cookie_name(self.state.settings.secure_cookies))
             .map(|c| c.value().to_owned())
             .filter(|v| !v.is_empty() && v.len() <= 128)
     }
@@ -77,7 +77,7 @@ impl Ctx {
         &self,
         req: &HttpRequest,
     ) -> Result<Option<(String, SsoSession)>, PageError> {
-        let Some(secret) = Self::session_secret(req) else {
+        let Some(secret) = self.session_secret(req) else {
             return Ok(None);
         };
         let deps = &self.state.deps;

@@ -2,14 +2,14 @@
 
 use actix_web::HttpResponse;
 use actix_web::cookie::{Cookie, SameSite};
-use usher_core::SESSION_COOKIE;
+use usher_core::session_cookie_name;
 
 /// The session cookie: HttpOnly (no script can read it), Secure under https,
 /// SameSite=Lax (sent on top-level navigations from apps, which SSO needs, but not
 /// on cross-site POSTs or subresources), for the whole site, and without Max-Age so
 /// it dies with the browser; the server-side session has its own timeouts.
 pub(crate) fn session(secret: String, secure: bool) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, secret)
+    Cookie::build(session_cookie_name(secure), secret)
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Lax)

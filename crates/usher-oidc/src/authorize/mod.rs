@@ -19,8 +19,8 @@ use std::sync::{Arc, OnceLock};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use usher_core::{
-    ConsentDecision, ConsentRequest, INTERACTION_TTL, LoginRequest, Participant, SESSION_COOKIE,
-    SsoSession, random, stash,
+    ConsentDecision, ConsentRequest, INTERACTION_TTL, LoginRequest, Participant, SsoSession,
+    random, session_cookie_name, stash,
 };
 
 use crate::client::Client;
@@ -146,7 +146,7 @@ async fn current_session(
     state: &OidcState,
     req: &HttpRequest,
 ) -> usher_core::Result<Option<SsoSession>> {
-    match req.cookie(SESSION_COOKIE) {
+    match req.cookie(session_cookie_name(state.settings.secure_cookies)) {
         Some(cookie) if !cookie.value().is_empty() => state.deps.sessions.get(cookie.value()).await,
         _ => Ok(None),
     }

@@ -225,7 +225,7 @@ async fn succeed(
     throttle.succeeded().await.map_err(core)?;
     // A new session id at every sign-in (session fixation, OWASP ASVS V3.2.1): the
     // browser's previous session, whoever it belonged to, ends first.
-    if let Some(old) = Ctx::session_secret(req) {
+    if let Some(old) = ctx.session_secret(req) {
         logout::end_session(ctx, &old, "login").await?;
     }
     let (secret, session) = deps

@@ -165,7 +165,7 @@ async fn sign_out(
     request: Option<&LogoutRequest>,
     after_form: bool,
 ) -> Result<HttpResponse, PageError> {
-    if let Some(secret) = Ctx::session_secret(req) {
+    if let Some(secret) = ctx.session_secret(req) {
         end_session(ctx, &secret, "logout").await?;
     }
     let target = request.and_then(|r| r.redirect_after.as_deref());
