@@ -1,0 +1,4 @@
+//! usher-saml integration tests.
+
+mod fixture;
+mod sso;
