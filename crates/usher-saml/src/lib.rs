@@ -10,6 +10,7 @@
 
 mod authn_request;
 mod inbound;
+mod init;
 mod issue;
 mod keys;
 mod metadata;

@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use crate::{metadata, sso};
+use crate::{init, metadata, sso};
 
 /// Registers the IdP's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -12,5 +12,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .get(sso::sso_get)
                 .post(sso::sso_post),
         )
-        .route(sso::RESUME_PATH, web::get().to(sso::resume));
+        .route(sso::RESUME_PATH, web::get().to(sso::resume))
+        .route("/saml/sso/init", web::get().to(init::init));
 }

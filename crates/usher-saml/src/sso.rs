@@ -212,7 +212,12 @@ async fn handle(
     {
         return page::bad_request(HEADING, "The request was meant for another destination.");
     }
-    // Replay: an AuthnRequest ID is accepted once per SP (Profiles §4.1.4.5 spirit).
+    // The replay cache below remembers IDs for REPLAY_TTL, so older requests must
+    // be refused or a replay after the TTL would pass (Profiles §4.1.4.5).
+    if let Err(why) = fresh(&request.issue_instant, state.deps.clock.now()) {
+        return page::bad_request(HEADING, why);
+    }
+    // Replay: an AuthnRequest ID is accepted once per SP.
     let replay_key = format!(
         "saml-req:{}:{}",
         usher_core::random::digest(&sp.entity_id),
@@ -246,6 +251,25 @@ async fn handle(
         _ if request.is_passive => issue::no_passive(state, sp, &pending).await,
         _ => start_login(state, sp, pending).await,
     }
+}
+
+/// How far ahead of our clock an SP's clock may be.
+const CLOCK_SKEW: Duration = Duration::from_secs(3 * 60);
+
+/// Whether `IssueInstant` is within the replay window (and not from the future).
+fn fresh(issue_instant: &str, now: time::OffsetDateTime) -> Result<(), &'static str> {
+    let at = time::OffsetDateTime::parse(
+        issue_instant,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|_| "The request's IssueInstant is not a valid time.")?;
+    if at > now + CLOCK_SKEW {
+        return Err("The request was issued in the future; check the application's clock.");
+    }
+    if at + REPLAY_TTL < now + CLOCK_SKEW {
+        return Err("The request is too old; start again from the application.");
+    }
+    Ok(())
 }
 
 pub(crate) async fn current_session(

@@ -70,10 +70,13 @@ impl Idp {
 
 /// An AuthnRequest with `extra` attributes on the root.
 pub fn authn_request(id: &str, issuer: &str, extra: &str) -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats");
     format!(
         "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
 xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{id}\" Version=\"2.0\" \
-IssueInstant=\"2026-01-01T00:00:00Z\"{extra}><saml:Issuer>{issuer}</saml:Issuer></samlp:AuthnRequest>"
+IssueInstant=\"{now}\"{extra}><saml:Issuer>{issuer}</saml:Issuer></samlp:AuthnRequest>"
     )
 }
 
