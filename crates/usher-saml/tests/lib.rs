@@ -1,4 +1,5 @@
 //! usher-saml integration tests.
 
 mod fixture;
+mod flows;
 mod sso;

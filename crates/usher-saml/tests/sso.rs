@@ -13,7 +13,7 @@ use usher_saml::{Claim, ServiceProvider, configure};
 
 use crate::fixture::*;
 
-fn sp() -> ServiceProvider {
+pub(crate) fn sp() -> ServiceProvider {
     let mut sp = ServiceProvider::new(SP, ACS);
     sp.attributes = vec![
         ("displayName".into(), Claim::Name),
@@ -22,7 +22,7 @@ fn sp() -> ServiceProvider {
     sp
 }
 
-async fn get(idp: &Idp, uri: &str, cookie: Option<&str>) -> (StatusCode, String) {
+pub(crate) async fn get(idp: &Idp, uri: &str, cookie: Option<&str>) -> (StatusCode, String) {
     let app = test::init_service(App::new().app_data(idp.data.clone()).configure(configure)).await;
     let mut req = test::TestRequest::get().uri(uri);
     if let Some(c) = cookie {
@@ -34,7 +34,7 @@ async fn get(idp: &Idp, uri: &str, cookie: Option<&str>) -> (StatusCode, String)
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-async fn post(idp: &Idp, body: String, cookie: Option<&str>) -> (StatusCode, String) {
+pub(crate) async fn post(idp: &Idp, body: String, cookie: Option<&str>) -> (StatusCode, String) {
     let app = test::init_service(App::new().app_data(idp.data.clone()).configure(configure)).await;
     let mut req = test::TestRequest::post()
         .uri("/saml/sso")
@@ -51,7 +51,7 @@ async fn post(idp: &Idp, body: String, cookie: Option<&str>) -> (StatusCode, Str
     )
 }
 
-fn redirect_uri(xml: &str) -> String {
+pub(crate) fn redirect_uri(xml: &str) -> String {
     format!(
         "/saml/sso?SAMLRequest={}&RelayState=rs1",
         urlencode(&deflate_b64(xml.as_bytes()))
@@ -59,7 +59,7 @@ fn redirect_uri(xml: &str) -> String {
 }
 
 /// The decoded SAMLResponse of an auto-post page.
-fn posted_response(body: &str) -> String {
+pub(crate) fn posted_response(body: &str) -> String {
     let start = body
         .find("name=\"SAMLResponse\" value=\"")
         .expect("a SAMLResponse field")
@@ -70,7 +70,7 @@ fn posted_response(body: &str) -> String {
 
 /// Verifies a signed document with xmlsec (through samael) against our certificate
 /// only, SHA-256 family only.
-fn xmlsec_verify(idp_cert_der: &[u8], xml: &str) {
+pub(crate) fn xmlsec_verify(idp_cert_der: &[u8], xml: &str) {
     use samael::crypto::{
         AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
     };
@@ -83,7 +83,7 @@ fn xmlsec_verify(idp_cert_der: &[u8], xml: &str) {
     .expect("the response signature verifies");
 }
 
-async fn idp_cert(idp: &Idp) -> Vec<u8> {
+pub(crate) async fn idp_cert(idp: &Idp) -> Vec<u8> {
     let (_, md) = get(idp, "/saml/metadata", None).await;
     let start = md.find("<ds:X509Certificate>").expect("a certificate") + 20;
     let end = start + md[start..].find('<').expect("end");
@@ -263,7 +263,7 @@ async fn duplicated_parameters_are_refused() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
-fn signed_sp() -> (ServiceProvider, PKey<openssl::pkey::Private>) {
+pub(crate) fn signed_sp() -> (ServiceProvider, PKey<openssl::pkey::Private>) {
     let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("pkey");
     let mut name = openssl::x509::X509NameBuilder::new().expect("name");
     name.append_entry_by_text("CN", "sp").expect("cn");
@@ -283,7 +283,7 @@ fn signed_sp() -> (ServiceProvider, PKey<openssl::pkey::Private>) {
     (sp, key)
 }
 
-fn signed_uri(
+pub(crate) fn signed_uri(
     xml: &str,
     key: &PKey<openssl::pkey::Private>,
     alg: &str,
@@ -300,7 +300,7 @@ fn signed_uri(
     format!("/saml/sso?{signed}&Signature={}", urlencode(&sig))
 }
 
-const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+pub(crate) const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
 #[actix_web::test]
 async fn signed_redirect_request_is_accepted() {
