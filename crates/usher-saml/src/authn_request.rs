@@ -1,4 +1,5 @@
-//! A strict, minimal reader for `<samlp:AuthnRequest>` (SAML Core §3.4.1) on
+//! A strict, minimal reader for `<samlp:AuthnRequest>` (SAML Core §3.4.1) and
+//! `<samlp:LogoutRequest>` (§3.7.1) on
 //! quick-xml: namespaces resolved, one root, one Issuer, duplicate attributes
 //! refused, no DTD (checked earlier, and refused again here), no entity other
 //! than the five predefined ones and character references. It extracts only what
@@ -42,6 +43,29 @@ pub struct AuthnRequest {
     pub signature_references: Vec<String>,
     /// How many `<ds:Signature>` elements the document holds, anywhere.
     pub signatures: usize,
+    /// `<saml:NameID>` (LogoutRequest).
+    pub name_id: Option<String>,
+    /// `<samlp:SessionIndex>`es (LogoutRequest).
+    pub session_indexes: Vec<String>,
+    /// `NotOnOrAfter` (LogoutRequest).
+    pub not_on_or_after: Option<String>,
+}
+
+/// Which request a document must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// `<samlp:AuthnRequest>`.
+    AuthnRequest,
+    /// `<samlp:LogoutRequest>`.
+    LogoutRequest,
+}
+
+/// Where element text goes.
+#[derive(Clone, Copy)]
+enum Capture {
+    Issuer,
+    NameId,
+    SessionIndex,
 }
 
 /// Why a request was not understood.
@@ -82,6 +106,15 @@ fn attributes(e: &BytesStart<'_>) -> Result<Vec<(String, String)>, Malformed> {
 
 /// Parses an AuthnRequest.
 pub fn parse(xml_bytes: &[u8]) -> Result<AuthnRequest, Malformed> {
+    parse_as(xml_bytes, Root::AuthnRequest)
+}
+
+/// Parses a request whose root must be `root`.
+pub fn parse_as(xml_bytes: &[u8], root: Root) -> Result<AuthnRequest, Malformed> {
+    let root_name: &[u8] = match root {
+        Root::AuthnRequest => b"AuthnRequest",
+        Root::LogoutRequest => b"LogoutRequest",
+    };
     if xml::has_dtd(xml_bytes) {
         return Err(Malformed("a DTD is not allowed"));
     }
@@ -95,7 +128,9 @@ pub fn parse(xml_bytes: &[u8]) -> Result<AuthnRequest, Malformed> {
     let mut depth = 0usize;
     let mut seen_root = false;
     let mut issuers = 0;
-    let mut in_issuer = false;
+    let mut capture: Option<Capture> = None;
+    let mut text = String::new();
+    let mut name_ids = 0;
     let mut in_root_signature = false;
     loop {
         let (ns, event) = reader
@@ -110,8 +145,8 @@ pub fn parse(xml_bytes: &[u8]) -> Result<AuthnRequest, Malformed> {
                         return Err(Malformed("more than one root element"));
                     }
                     seen_root = true;
-                    if !(in_ns(&ns, PROTOCOL) && local == b"AuthnRequest") {
-                        return Err(Malformed("the root is not samlp:AuthnRequest"));
+                    if !(in_ns(&ns, PROTOCOL) && local == root_name) {
+                        return Err(Malformed("the root element is not the expected request"));
                     }
                     root_attributes(&e, &mut req)?;
                 } else if in_ns(&ns, DSIG) && local == b"Signature" {
@@ -119,7 +154,12 @@ pub fn parse(xml_bytes: &[u8]) -> Result<AuthnRequest, Malformed> {
                     in_root_signature = depth == 1;
                 } else if depth == 1 && in_ns(&ns, ASSERTION) && local == b"Issuer" {
                     issuers += 1;
-                    in_issuer = true;
+                    capture = Some(Capture::Issuer);
+                } else if depth == 1 && in_ns(&ns, ASSERTION) && local == b"NameID" {
+                    name_ids += 1;
+                    capture = Some(Capture::NameId);
+                } else if depth == 1 && in_ns(&ns, PROTOCOL) && local == b"SessionIndex" {
+                    capture = Some(Capture::SessionIndex);
                 } else if depth == 1 && in_ns(&ns, PROTOCOL) && local == b"NameIDPolicy" {
                     for (k, v) in attributes(&e)? {
                         if k == "Format" {
@@ -139,23 +179,34 @@ pub fn parse(xml_bytes: &[u8]) -> Result<AuthnRequest, Malformed> {
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
                 if depth == 1 {
-                    in_issuer = false;
+                    let value = std::mem::take(&mut text).trim().to_owned();
+                    match capture.take() {
+                        Some(Capture::Issuer) => req.issuer = value,
+                        Some(Capture::NameId) => req.name_id = Some(value),
+                        Some(Capture::SessionIndex) => req.session_indexes.push(value),
+                        None => {}
+                    }
                     in_root_signature = false;
                 }
             }
-            Event::Text(t) if in_issuer => {
-                let s = t.decode().map_err(|_| Malformed("bad Issuer text"))?;
-                req.issuer.push_str(&s);
+            // Text of a captured element, only directly inside it: a comment or
+            // child element cannot splice text in (NameID comment injection).
+            Event::Text(t) if capture.is_some() && depth == 2 => {
+                let s = t.decode().map_err(|_| Malformed("bad text"))?;
+                text.push_str(&s);
             }
-            Event::GeneralRef(r) if in_issuer => {
+            Event::Comment(_) if capture.is_some() => {
+                return Err(Malformed("a comment inside a SAML value"));
+            }
+            Event::GeneralRef(r) if capture.is_some() && depth == 2 => {
                 let name = r.decode().map_err(|_| Malformed("bad reference"))?;
                 if let Some(c) = r
                     .resolve_char_ref()
                     .map_err(|_| Malformed("bad reference"))?
                 {
-                    req.issuer.push(c);
+                    text.push(c);
                 } else if let Some(s) = quick_xml::escape::resolve_predefined_entity(&name) {
-                    req.issuer.push_str(s);
+                    text.push_str(s);
                 } else {
                     return Err(Malformed("undefined entity"));
                 }
@@ -180,7 +231,12 @@ pub fn parse(xml_bytes: &[u8]) -> Result<AuthnRequest, Malformed> {
     if issuers != 1 {
         return Err(Malformed("exactly one Issuer is required"));
     }
-    req.issuer = req.issuer.trim().to_owned();
+    if name_ids > 1 {
+        return Err(Malformed("more than one NameID"));
+    }
+    if root == Root::LogoutRequest && req.name_id.is_none() {
+        return Err(Malformed("a LogoutRequest needs a NameID"));
+    }
     if req.issuer.is_empty() {
         return Err(Malformed("the Issuer is empty"));
     }
@@ -202,6 +258,7 @@ fn root_attributes(e: &BytesStart<'_>, req: &mut AuthnRequest) -> Result<(), Mal
             "ProtocolBinding" => req.protocol_binding = Some(v),
             "ForceAuthn" => req.force_authn = boolean(&v)?,
             "IsPassive" => req.is_passive = boolean(&v)?,
+            "NotOnOrAfter" => req.not_on_or_after = Some(v),
             _ => {}
         }
     }
@@ -248,5 +305,21 @@ mod tests {
         assert!(parse(two.as_bytes()).is_err());
         let dup = OK.replace("ID=\"_a1\"", "ID=\"_a1\" ID=\"_a2\"");
         assert!(parse(dup.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn logout_request_name_id_without_comment_injection() {
+        let lr = |name_id: &str| {
+            format!(
+                r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>sp</saml:Issuer><saml:NameID>{name_id}</saml:NameID><samlp:SessionIndex>s1</samlp:SessionIndex></samlp:LogoutRequest>"#
+            )
+        };
+        let r = parse_as(lr("alice").as_bytes(), Root::LogoutRequest).expect("parses");
+        assert_eq!(r.name_id.as_deref(), Some("alice"));
+        assert_eq!(r.session_indexes, ["s1"]);
+        // "admin<!---->.evil" must not read as "admin.evil" (or as "admin").
+        assert!(parse_as(lr("admin<!---->.evil").as_bytes(), Root::LogoutRequest).is_err());
+        // An AuthnRequest is not a LogoutRequest.
+        assert!(parse_as(lr("alice").as_bytes(), Root::AuthnRequest).is_err());
     }
 }

@@ -19,6 +19,7 @@ mod redirect_sig;
 mod response;
 mod routes;
 mod sign;
+mod slo;
 mod sp;
 mod sp_metadata;
 mod sso;

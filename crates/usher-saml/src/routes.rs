@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use crate::{init, metadata, sso};
+use crate::{init, metadata, slo, sso};
 
 /// Registers the IdP's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -11,6 +11,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/saml/sso")
                 .get(sso::sso_get)
                 .post(sso::sso_post),
+        )
+        .service(
+            web::resource("/saml/slo")
+                .get(slo::slo_get)
+                .post(slo::slo_post),
         )
         .route(sso::RESUME_PATH, web::get().to(sso::resume))
         .route("/saml/sso/init", web::get().to(init::init));

@@ -118,7 +118,7 @@ pub async fn sso_post(req: HttpRequest, mut body: web::Payload, data: SamlData) 
 /// exactly one Signature, a child of the root, with exactly one Reference to the
 /// root's own ID (signature wrapping, XSW), made with the SP's key and an
 /// allowed algorithm.
-fn verify_embedded(request: &AuthnRequest, xml: &str, cert: &[u8]) -> bool {
+pub(crate) fn verify_embedded(request: &AuthnRequest, xml: &str, cert: &[u8]) -> bool {
     if request.signatures != 1 || request.signature_references != [format!("#{}", request.id)] {
         return false;
     }

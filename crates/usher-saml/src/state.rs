@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use actix_web::web;
-use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore};
+use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore, LogoutListener};
 use usher_core::{Interactions, Sessions};
 
 use crate::keys::KeyCache;
@@ -49,6 +49,8 @@ pub struct SamlDeps {
     pub interactions: Interactions,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Told when an SP's LogoutRequest ends a session, to reach the other apps.
+    pub logout_listeners: Vec<Arc<dyn LogoutListener>>,
 }
 
 impl std::fmt::Debug for SamlDeps {

@@ -51,6 +51,7 @@ impl Idp {
             sessions: sessions.clone(),
             interactions: Interactions::new(ephemeral),
             clock,
+            logout_listeners: Vec::new(),
         };
         let settings = SamlSettings {
             public_url: URL.into(),

@@ -2,4 +2,5 @@
 
 mod fixture;
 mod flows;
+mod slo;
 mod sso;
