@@ -176,11 +176,16 @@ async fn handle(
     let Some(sp) = state.sp(&request.issuer) else {
         return page::bad_request(HEADING, "The application is not registered with usher.");
     };
-    // Signature before anything else is believed (Bindings §3.4.4.1, §3.5.4).
-    let must_sign = sp.signing_cert_der.is_some()
-        || sp.want_signed_requests
-        || state.settings.want_authn_requests_signed;
-    if must_sign {
+    // Signature before anything else is believed (Bindings §3.4.4.1, §3.5.4). It is
+    // required when the SP or the IdP says so; a signature that is present is
+    // verified whenever the SP registered a certificate, so a forged or altered
+    // signed request is refused even from an SP that may also send unsigned ones.
+    let must_sign = sp.want_signed_requests || state.settings.want_authn_requests_signed;
+    let is_signed = match binding {
+        Binding::HttpRedirect => params.signature.is_some() || params.sig_alg.is_some(),
+        Binding::HttpPost => request.signatures > 0,
+    };
+    if must_sign || (is_signed && sp.signing_cert_der.is_some()) {
         let Some(cert) = &sp.signing_cert_der else {
             return page::bad_request(
                 HEADING,

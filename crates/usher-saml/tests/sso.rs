@@ -280,6 +280,7 @@ pub(crate) fn signed_sp() -> (ServiceProvider, PKey<openssl::pkey::Private>) {
     b.sign(&key, MessageDigest::sha256()).expect("sign");
     let mut sp = sp();
     sp.signing_cert_der = Some(b.build().to_der().expect("der"));
+    sp.want_signed_requests = true;
     (sp, key)
 }
 
@@ -318,6 +319,29 @@ async fn signed_redirect_request_is_accepted() {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn a_signature_is_verified_whenever_present_even_when_not_required() {
+    // An SP with a registered certificate that does not require signing (as
+    // python3-saml and most SPs can be set up): unsigned requests pass, but a signed
+    // one whose signature fails is refused, never treated as unsigned (a forged or
+    // altered request must not downgrade to "unsigned").
+    let (mut sp, key) = signed_sp();
+    sp.want_signed_requests = false;
+    let idp = Idp::new(vec![sp]).await;
+    let (unsigned, _) = get(&idp, &redirect_uri(&authn_request("_o1", SP, "")), None).await;
+    assert_eq!(unsigned, StatusCode::SEE_OTHER);
+    let uri = signed_uri(
+        &authn_request("_o2", SP, ""),
+        &key,
+        RSA_SHA256,
+        MessageDigest::sha256(),
+    );
+    let tampered = uri.replace("RelayState=rs", "RelayState=rt");
+    let (bad, body) = get(&idp, &tampered, None).await;
+    assert_eq!(bad, StatusCode::BAD_REQUEST);
+    assert!(body.contains("does not verify"), "{body}");
 }
 
 #[actix_web::test]
