@@ -9,12 +9,21 @@
 # Peers:
 #   openid-client (npm, certified OpenID relying party) with its two dependencies
 #   pinned too, so a new release upstream cannot change what CI runs.
+#   python3-saml (PyPI, OneLogin's SAML service provider) in a venv at
+#   $PEERS_DIR/python, with every transitive dependency pinned. lxml and xmlsec come
+#   as prebuilt wheels (--only-binary) and must be linked against the same libxml2:
+#   the pins below are a pair that is (checked after install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PEERS_DIR="${USHER_PEERS_DIR:-target-peers}"
 NODE_DIR="$PEERS_DIR/node"
 NODE_PACKAGES=(openid-client@6.8.9 oauth4webapi@3.8.8 jose@6.2.17)
+PYTHON_DIR="$PEERS_DIR/python"
+PYTHON_PACKAGES=(
+    python3-saml==1.16.0 xmlsec==1.3.17 lxml==6.1.3 isodate==0.7.2
+    requests==2.34.2 urllib3==2.8.0 idna==3.20 charset-normalizer==3.5.2 certifi==2026.10.18
+)
 
 check_only=0
 [ "${1:-}" = "--check" ] && check_only=1
@@ -53,4 +62,63 @@ node_peers() {
         "${NODE_PACKAGES[@]}"
 }
 
-node_peers
+# Prints the pins of PYTHON_PACKAGES not installed at their version in the venv.
+python_missing() {
+    "$PYTHON_DIR/bin/python" - "${PYTHON_PACKAGES[@]}" <<'PY' 2>/dev/null || echo "${PYTHON_PACKAGES[*]}"
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for spec in sys.argv[1:]:
+    name, want = spec.split("==")
+    try:
+        have = version(name)
+    except PackageNotFoundError:
+        have = None
+    if have != want:
+        print(spec)
+PY
+}
+
+# lxml and xmlsec must share one libxml2, or signature checks misbehave (xmlsec
+# refuses to import on a mismatch); python3-saml must import.
+python_smoke() {
+    "$PYTHON_DIR/bin/python" -c '
+import lxml.etree, xmlsec
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+assert lxml.etree.LIBXML_VERSION == xmlsec.get_libxml_version(), (lxml.etree.LIBXML_VERSION, xmlsec.get_libxml_version())
+'
+}
+
+python_peers() {
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "peers: python3 (3.9 or newer, with venv) is needed for the SAML interop test" >&2
+        return 1
+    fi
+    local missing=()
+    if [ -x "$PYTHON_DIR/bin/python" ]; then
+        mapfile -t missing < <(python_missing)
+    else
+        missing=("${PYTHON_PACKAGES[@]}")
+    fi
+    if [ ${#missing[@]} -eq 0 ] && python_smoke; then
+        echo "peers: ${PYTHON_PACKAGES[0]} and its pinned dependencies already installed in $PYTHON_DIR"
+        return 0
+    fi
+    if [ "$check_only" -eq 1 ]; then
+        echo "peers: missing or broken in $PYTHON_DIR: ${missing[*]:-import check failed} (run scripts/peers.sh)" >&2
+        return 1
+    fi
+    if [ ! -x "$PYTHON_DIR/bin/python" ]; then
+        echo "peers: creating the venv $PYTHON_DIR"
+        rm -rf "$PYTHON_DIR"
+        python3 -m venv "$PYTHON_DIR" || return 1
+    fi
+    echo "peers: installing ${PYTHON_PACKAGES[*]} into $PYTHON_DIR"
+    "$PYTHON_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --only-binary=:all: "${PYTHON_PACKAGES[@]}" || return 1
+    python_smoke
+}
+
+status=0
+node_peers || status=1
+python_peers || status=1
+exit "$status"

@@ -26,7 +26,7 @@ echo "Redis suite:      ${USHER_TEST_REDIS_URL:-SKIPPED (set USHER_TEST_REDIS_UR
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     scripts/peers.sh
 else
-    echo "Interop peers:    SKIPPED (install Node.js 20 or newer with npm, then run again)"
+    echo "Interop peers:    SKIPPED (install Node.js 20 or newer with npm, and Python 3 with venv, then run again)"
 fi
 
 cargo test --locked --workspace "$@"

@@ -7,6 +7,7 @@ use actix_web::web;
 use usher_core::ports::{Clock, LogoutListener, SystemClock};
 use usher_core::{Interactions, SessionPolicy, Sessions};
 use usher_oidc::{OidcDeps, OidcSettings, OidcState};
+use usher_saml::{SamlDeps, SamlSettings, SamlState};
 use usher_web::{PasswordHasher, ThrottlePolicy, WebDeps, WebSettings, WebState};
 
 use crate::accounts;
@@ -20,6 +21,8 @@ pub struct Frontends {
     pub oidc: web::Data<OnceLock<Arc<OidcState>>>,
     /// The pages.
     pub web: web::Data<OnceLock<Arc<WebState>>>,
+    /// The SAML IdP.
+    pub saml: usher_saml::SamlData,
 }
 
 impl Frontends {
@@ -28,6 +31,7 @@ impl Frontends {
         Self {
             oidc: web::Data::new(OnceLock::new()),
             web: web::Data::new(OnceLock::new()),
+            saml: web::Data::new(OnceLock::new()),
         }
     }
 
@@ -73,6 +77,25 @@ impl Frontends {
         ));
         let backchannel: Arc<dyn LogoutListener> =
             Arc::new(usher_oidc::BackchannelLogout::new(oidc.clone()));
+        let saml = Arc::new(SamlState::new(
+            SamlSettings {
+                public_url: config.server.public_url.trim_end_matches('/').to_owned(),
+                want_authn_requests_signed: config.saml.want_authn_requests_signed,
+            },
+            config
+                .saml
+                .service_providers()
+                .map_err(|e| usher_core::Error::Invalid(e.to_string()))?,
+            SamlDeps {
+                directory: store.clone(),
+                keys: Arc::new(backends.database.key_store(backends.master.clone())),
+                ephemeral: backends.ephemeral.clone(),
+                sessions: sessions.clone(),
+                interactions: interactions.clone(),
+                clock: clock.clone(),
+                logout_listeners: vec![backchannel.clone()],
+            },
+        ));
         let pages = WebState::new(
             WebSettings {
                 public_url: config.server.public_url.clone(),
@@ -97,6 +120,7 @@ impl Frontends {
             },
         );
         let _ = self.oidc.set(oidc);
+        let _ = self.saml.set(saml);
         let _ = self.web.set(Arc::new(pages));
         Ok(())
     }

@@ -277,3 +277,72 @@ fn password_and_client_secrets_never_print() {
         "{printed}"
     );
 }
+
+#[test]
+fn service_provider_mistakes_name_the_key() {
+    let dir = Scratch::new();
+    let cases = [
+        ("", "acs_urls", "metadata_file"),
+        (
+            "acs_urls = [\"https://sp.test/acs#x\"]",
+            "acs_urls[0]",
+            "fragment",
+        ),
+        (
+            "acs_urls = [\"https://sp.test/acs\"]\nsign = \"nothing\"",
+            "sign",
+            "response",
+        ),
+        (
+            "acs_urls = [\"https://sp.test/acs\"]\nname_id_format = \"x509\"",
+            "name_id_format",
+            "persistent",
+        ),
+        (
+            "acs_urls = [\"https://sp.test/acs\"]\nattributes = { mail = \"shoe_size\" }",
+            "attributes.mail",
+            "email",
+        ),
+        (
+            "acs_urls = [\"https://sp.test/acs\"]\nwant_signed_requests = true",
+            "certificate_file",
+            "no SP certificate",
+        ),
+        (
+            "acs_urls = [\"https://sp.test/acs\"]\ncertificate_file = \"missing.pem\"",
+            "certificate_file",
+            "cannot read",
+        ),
+        (
+            "metadata_file = \"missing.xml\"",
+            "metadata_file",
+            "cannot read",
+        ),
+    ];
+    for (body, key, expected) in cases {
+        let out = check(
+            &dir,
+            &format!("[[saml.service_providers]]\nentity_id = \"https://sp.test\"\n{body}\n"),
+        );
+        assert!(!out.status.success(), "accepted: {body}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("saml.service_providers[0].{key}")) && err.contains(expected),
+            "{body}\n=> {err}"
+        );
+    }
+    // A metadata file with a DOCTYPE is refused before parsing (XXE).
+    let xml = dir.write(
+        "sp.xml",
+        "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><EntityDescriptor entityID=\"https://sp.test\"/>",
+    );
+    let out = check(
+        &dir,
+        &format!(
+            "[[saml.service_providers]]\nentity_id = \"https://sp.test\"\nmetadata_file = \"{}\"\n",
+            xml.display()
+        ),
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("metadata_file"), "{}", stderr(&out));
+}

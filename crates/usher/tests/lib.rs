@@ -4,6 +4,7 @@
 mod config;
 mod deploy;
 mod oidc;
+mod saml;
 mod serve;
 mod services;
 mod support;

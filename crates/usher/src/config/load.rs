@@ -7,7 +7,7 @@ use super::{Config, ConfigError};
 
 /// Top-level keys the environment may set. Other `USHER_*` variables (`USHER_CONFIG`,
 /// `USHER_LOG_FORMAT`, test settings) belong to the CLI and are not config keys.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "data_dir",
     "server",
     "database",
@@ -18,6 +18,7 @@ const SECTIONS: [&str; 10] = [
     "passwords",
     "login_throttle",
     "oidc",
+    "saml",
 ];
 
 /// Loads defaults, then `file` (when given), then the `USHER_` environment, and

@@ -8,6 +8,7 @@
 mod accounts;
 mod load;
 mod oidc;
+mod saml;
 mod secret;
 mod validate;
 
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use accounts::{PasswordSource, PasswordsConfig, SessionsConfig, ThrottleConfig, UserConfig};
 pub use load::load;
 pub use oidc::OidcConfig;
+pub use saml::SamlConfig;
 pub use secret::{Secret, resolve as resolve_secret};
 
 /// The whole configuration file.
@@ -50,6 +52,8 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// The OpenID Provider and its clients.
     pub oidc: OidcConfig,
+    /// The SAML IdP and its service providers.
+    pub saml: SamlConfig,
 }
 
 impl Default for Config {
@@ -66,6 +70,7 @@ impl Default for Config {
             login_throttle: ThrottleConfig::default(),
             users: Vec::new(),
             oidc: OidcConfig::default(),
+            saml: SamlConfig::default(),
         }
     }
 }

@@ -245,7 +245,7 @@ impl ClientConfig {
 
 /// RFC 6749 §3.1.2: an absolute URI without a fragment; http(s) only, and no
 /// wildcards (matching is exact, RFC 9700 §2.1).
-fn check_redirect_uri(key: &str, uri: &str) -> Result<(), ConfigError> {
+pub(super) fn check_redirect_uri(key: &str, uri: &str) -> Result<(), ConfigError> {
     let expected = "expected an absolute http(s) URI without fragment or wildcard";
     let parsed: actix_web::http::Uri = uri
         .parse()

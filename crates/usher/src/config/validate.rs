@@ -79,6 +79,7 @@ impl Config {
         }
         self.validate_accounts()?;
         self.oidc.clients()?;
+        self.saml.service_providers()?;
         Ok(())
     }
 

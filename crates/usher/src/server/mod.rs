@@ -30,11 +30,13 @@ pub fn build(
             .app_data(metrics.clone())
             .app_data(frontends.oidc.clone())
             .app_data(frontends.web.clone())
+            .app_data(frontends.saml.clone())
             .wrap(from_fn(observe::observe))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/metrics", web::get().to(metrics::metrics))
             .configure(usher_oidc::configure)
+            .configure(usher_saml::configure)
             .configure(usher_web::configure)
     })
     .shutdown_timeout(config.server.shutdown_timeout.as_secs());

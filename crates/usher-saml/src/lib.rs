@@ -1,0 +1,34 @@
+//! usher's SAML 2.0 Identity Provider: downstream service providers delegate
+//! sign-in to usher over the Web Browser SSO profile (SAML Profiles §4.1), with
+//! the HTTP-Redirect and HTTP-POST bindings, and receive responses signed with
+//! usher's RS256 key (RSA-SHA256, exclusive c14n) through an auto-submitting form.
+//!
+//! The binary builds a [`SamlState`] from configuration ([`ServiceProvider`]s,
+//! possibly from SP metadata via [`parse_sp_metadata`]) and the ports, and mounts
+//! [`configure`]'s routes; handlers find the state as
+//! `web::Data<OnceLock<Arc<SamlState>>>` and answer 503 until it is set.
+
+mod authn_request;
+mod inbound;
+mod init;
+mod issue;
+mod keys;
+mod metadata;
+mod page;
+mod redirect_sig;
+mod response;
+mod routes;
+mod sign;
+mod slo;
+mod sp;
+mod sp_metadata;
+mod sso;
+mod state;
+mod xml;
+
+pub use inbound::{MAX_DEFLATED, MAX_ENCODED, MAX_INFLATED};
+pub use keys::{KEY_REFRESH, KeyCache};
+pub use routes::configure;
+pub use sp::{Acs, Binding, Claim, NameIdFormat, ServiceProvider, SignWhat};
+pub use sp_metadata::{MetadataError, parse_sp_metadata};
+pub use state::{SamlData, SamlDeps, SamlSettings, SamlState};

@@ -1,0 +1,82 @@
+//! A [`ServiceProvider`] from SP metadata (SAML Metadata §2.4.4), as read from a
+//! file by the binary. DTDs are refused before samael parses the document.
+
+use samael::metadata::EntityDescriptor;
+
+use crate::sp::{Acs, Binding, NameIdFormat, ServiceProvider};
+use crate::xml;
+
+/// Why SP metadata was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("SP metadata: {0}")]
+pub struct MetadataError(pub String);
+
+/// Parses SP metadata; per-SP settings not in metadata (what to sign, attributes,
+/// IdP-initiated, lifetimes) take [`ServiceProvider::new`]'s defaults for the
+/// caller to override.
+pub fn parse_sp_metadata(xml_text: &str) -> Result<ServiceProvider, MetadataError> {
+    if xml::has_dtd(xml_text.as_bytes()) {
+        return Err(MetadataError("a DTD is not allowed".into()));
+    }
+    let ed: EntityDescriptor = xml_text
+        .parse()
+        .map_err(|e| MetadataError(format!("not an EntityDescriptor: {e}")))?;
+    let entity_id = ed
+        .entity_id
+        .clone()
+        .ok_or_else(|| MetadataError("entityID is missing".into()))?;
+    let sso = ed
+        .sp_sso_descriptors
+        .as_ref()
+        .and_then(|d| d.first())
+        .ok_or_else(|| MetadataError("no SPSSODescriptor".into()))?;
+    let acs: Vec<Acs> = sso
+        .assertion_consumer_services
+        .iter()
+        .filter_map(|a| {
+            Some(Acs {
+                url: a.location.clone(),
+                binding: Binding::parse(&a.binding)?,
+                index: u16::try_from(a.index).ok()?,
+                default: a.is_default.unwrap_or(false),
+            })
+        })
+        .collect();
+    if !acs.iter().any(|a| a.binding == Binding::HttpPost) {
+        return Err(MetadataError(
+            "no HTTP-POST AssertionConsumerService".into(),
+        ));
+    }
+    let signing_cert_der = sso
+        .key_descriptors
+        .iter()
+        .flatten()
+        .filter(|k| k.key_use.as_deref() != Some("encryption"))
+        .find_map(|k| {
+            let data = k.key_info.x509_data.as_ref()?;
+            let cert = data.certificates.first()?;
+            samael::crypto::decode_x509_cert(cert)
+                .ok()
+                .map(|c| c.der_data().to_vec())
+        });
+    let name_id_format = sso
+        .name_id_formats
+        .iter()
+        .flatten()
+        .find_map(|f| NameIdFormat::parse(f.trim()))
+        .unwrap_or(NameIdFormat::Unspecified);
+    let slo_url = sso
+        .single_logout_services
+        .iter()
+        .flatten()
+        .find(|s| Binding::parse(&s.binding).is_some())
+        .map(|s| s.location.clone());
+    let mut sp = ServiceProvider::new(entity_id, String::new());
+    sp.acs = acs;
+    sp.slo_url = slo_url;
+    sp.want_signed_requests =
+        sso.authn_requests_signed.unwrap_or(false) && signing_cert_der.is_some();
+    sp.signing_cert_der = signing_cert_der;
+    sp.name_id_format = name_id_format;
+    Ok(sp)
+}

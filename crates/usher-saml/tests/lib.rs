@@ -1,0 +1,6 @@
+//! usher-saml integration tests.
+
+mod fixture;
+mod flows;
+mod slo;
+mod sso;
