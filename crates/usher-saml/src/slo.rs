@@ -22,7 +22,7 @@ use futures_util::StreamExt;
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::sign::Signer;
-use usher_core::{Participant, SESSION_COOKIE, SsoSession};
+use usher_core::{Participant, SsoSession};
 
 use crate::authn_request::{self, Root};
 use crate::inbound::{self, BindingParams, InboundError};
@@ -198,7 +198,7 @@ async fn end_session(
 ) -> usher_core::Result<Ended> {
     let sessions = &state.deps.sessions;
     let cookie = req
-        .cookie(SESSION_COOKIE)
+        .cookie(state.settings.session_cookie())
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty());
     if let Some(secret) = &cookie

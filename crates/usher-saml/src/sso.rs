@@ -15,7 +15,7 @@ use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
 use serde::{Deserialize, Serialize};
-use usher_core::{LoginRequest, SESSION_COOKIE, SsoSession, stash};
+use usher_core::{LoginRequest, SsoSession, stash};
 
 use crate::authn_request::{self, AuthnRequest};
 use crate::inbound::{self, BindingParams, InboundError};
@@ -281,7 +281,7 @@ pub(crate) async fn current_session(
     state: &SamlState,
     req: &HttpRequest,
 ) -> usher_core::Result<Option<SsoSession>> {
-    match req.cookie(SESSION_COOKIE) {
+    match req.cookie(state.settings.session_cookie()) {
         Some(c) if !c.value().is_empty() => state.deps.sessions.get(c.value()).await,
         _ => Ok(None),
     }

@@ -32,6 +32,11 @@ impl SamlSettings {
     pub fn sso_url(&self) -> String {
         format!("{}/saml/sso", self.public_url)
     }
+
+    /// The name of the SSO session cookie the pages set (`__Host-` under https).
+    pub fn session_cookie(&self) -> &'static str {
+        usher_core::session_cookie_name(self.public_url.starts_with("https://"))
+    }
 }
 
 /// The ports the IdP works through; the binary picks the implementations.

@@ -132,7 +132,9 @@ async fn secure_cookies_use_the_host_prefix_and_the_secure_flag() {
     // Cookie tossing: under https the session cookie is __Host- too, so a sibling
     // subdomain cannot plant one; the plain name is not read at all.
     assert!(done.cookie(usher_core::SESSION_COOKIE).is_none());
-    let session = done.cookie("__Host-usher_session").expect("__Host- session cookie");
+    let session = done
+        .cookie("__Host-usher_session")
+        .expect("__Host- session cookie");
     assert_eq!(session.secure(), Some(true));
     assert_eq!(session.path(), Some("/"));
     assert_eq!(session.domain(), None);
