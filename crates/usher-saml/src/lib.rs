@@ -1,7 +1,9 @@
 //! usher's SAML 2.0 Identity Provider: downstream service providers delegate
 //! sign-in to usher over the Web Browser SSO profile (SAML Profiles §4.1), with
 //! the HTTP-Redirect and HTTP-POST bindings, and receive responses signed with
-//! usher's RS256 key (RSA-SHA256, exclusive c14n) through an auto-submitting form.
+//! usher's RS256 key (RSA-SHA256, exclusive c14n) through an auto-submitting form;
+//! assertions are encrypted (AES-256-GCM, RSA-OAEP key transport) for SPs that
+//! registered an encryption certificate.
 //!
 //! The binary builds a [`SamlState`] from configuration ([`ServiceProvider`]s,
 //! possibly from SP metadata via [`parse_sp_metadata`]) and the ports, and mounts
@@ -9,6 +11,7 @@
 //! `web::Data<OnceLock<Arc<SamlState>>>` and answer 503 until it is set.
 
 mod authn_request;
+mod encrypt;
 mod inbound;
 mod init;
 mod issue;

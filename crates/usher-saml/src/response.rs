@@ -1,6 +1,7 @@
 //! The `<samlp:Response>` and its `<saml:Assertion>` (SAML Core §2.3.3, §3.3.3;
 //! Web Browser SSO profile, SAML Profiles §4.1.4.2). Built as text from escaped
-//! values, then signed (sign.rs) per the SP's setting.
+//! values, then signed (sign.rs) per the SP's setting, and the assertion encrypted
+//! (encrypt.rs) when the SP registered an encryption certificate.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,6 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use usher_core::{Result, SsoSession, User, random};
 
+use crate::encrypt;
 use crate::keys::SamlKey;
 use crate::sign;
 use crate::sp::{Claim, NameIdFormat, ServiceProvider, SignWhat};
@@ -193,6 +195,12 @@ ID=\"{assertion_id}\" Version=\"2.0\" IssueInstant=\"{now}\">\
         sign::sign(&assertion, key.stored.private_key.expose())?
     } else {
         assertion
+    };
+    // Sign, then encrypt (SAML Core §6): the assertion's signature travels inside
+    // the EncryptedAssertion, and the Response signature covers the ciphertext.
+    let assertion = match &d.sp.encryption_cert_der {
+        Some(cert) => encrypt::encrypt_assertion(&assertion, cert)?,
+        None => assertion,
     };
     envelope(
         d,

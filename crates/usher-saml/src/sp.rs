@@ -135,6 +135,10 @@ pub struct ServiceProvider {
     pub slo_url: Option<String>,
     /// Certificate (DER) its requests are signed with; when set, requests must be signed.
     pub signing_cert_der: Option<Vec<u8>>,
+    /// Certificate (DER) whose RSA public key assertions are encrypted to; when set,
+    /// every assertion goes out as a `<saml:EncryptedAssertion>` (AES-256-GCM, key
+    /// transported with RSA-OAEP).
+    pub encryption_cert_der: Option<Vec<u8>>,
     /// Requests must be signed even when usher's metadata does not ask for it
     /// (needs `signing_cert_der`).
     pub want_signed_requests: bool,
@@ -152,7 +156,7 @@ pub struct ServiceProvider {
 
 impl ServiceProvider {
     /// An SP with one HTTP-POST ACS and defaults: sign the response, unspecified
-    /// NameID, no attributes, SP-initiated only, 5-minute assertions.
+    /// NameID, no attributes, SP-initiated only, 5-minute assertions, no encryption.
     pub fn new(entity_id: impl Into<String>, acs_url: impl Into<String>) -> Self {
         Self {
             entity_id: entity_id.into(),
@@ -164,6 +168,7 @@ impl ServiceProvider {
             }],
             slo_url: None,
             signing_cert_der: None,
+            encryption_cert_der: None,
             want_signed_requests: false,
             sign: SignWhat::Response,
             name_id_format: NameIdFormat::Unspecified,

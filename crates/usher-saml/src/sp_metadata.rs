@@ -47,18 +47,23 @@ pub fn parse_sp_metadata(xml_text: &str) -> Result<ServiceProvider, MetadataErro
             "no HTTP-POST AssertionConsumerService".into(),
         ));
     }
-    let signing_cert_der = sso
-        .key_descriptors
-        .iter()
-        .flatten()
-        .filter(|k| k.key_use.as_deref() != Some("encryption"))
-        .find_map(|k| {
-            let data = k.key_info.x509_data.as_ref()?;
-            let cert = data.certificates.first()?;
-            samael::crypto::decode_x509_cert(cert)
-                .ok()
-                .map(|c| c.der_data().to_vec())
-        });
+    // A KeyDescriptor without `use` serves both signing and encryption (SAML
+    // Metadata §2.4.1.1).
+    let cert_for = |purpose: &str| {
+        sso.key_descriptors
+            .iter()
+            .flatten()
+            .filter(|k| k.key_use.as_deref().is_none_or(|u| u == purpose))
+            .find_map(|k| {
+                let data = k.key_info.x509_data.as_ref()?;
+                let cert = data.certificates.first()?;
+                samael::crypto::decode_x509_cert(cert)
+                    .ok()
+                    .map(|c| c.der_data().to_vec())
+            })
+    };
+    let signing_cert_der = cert_for("signing");
+    let encryption_cert_der = cert_for("encryption");
     let name_id_format = sso
         .name_id_formats
         .iter()
@@ -77,6 +82,7 @@ pub fn parse_sp_metadata(xml_text: &str) -> Result<ServiceProvider, MetadataErro
     sp.want_signed_requests =
         sso.authn_requests_signed.unwrap_or(false) && signing_cert_der.is_some();
     sp.signing_cert_der = signing_cert_der;
+    sp.encryption_cert_der = encryption_cert_der;
     sp.name_id_format = name_id_format;
     Ok(sp)
 }

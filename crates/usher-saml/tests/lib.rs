@@ -1,5 +1,6 @@
 //! usher-saml integration tests.
 
+mod encrypt;
 mod fixture;
 mod flows;
 mod slo;

@@ -314,6 +314,16 @@ fn service_provider_mistakes_name_the_key() {
             "cannot read",
         ),
         (
+            "acs_urls = [\"https://sp.test/acs\"]\nencryption_certificate_file = \"missing.pem\"",
+            "encryption_certificate_file",
+            "cannot read",
+        ),
+        (
+            "acs_urls = [\"https://sp.test/acs\"]\nencryption_certificate_file = \"usher.toml\"",
+            "encryption_certificate_file",
+            "expected a PEM X.509 certificate",
+        ),
+        (
             "metadata_file = \"missing.xml\"",
             "metadata_file",
             "cannot read",

@@ -3,7 +3,8 @@
 //! (python3-saml 1.16, PyPI, strict mode): metadata, AuthnRequests over both
 //! bindings, signed and unsigned, response validation (signature, audience,
 //! destination, InResponseTo, conditions), NameID and attributes, one login serving
-//! the SAML SP and an OIDC client, and SP-initiated Single Logout.
+//! the SAML SP and an OIDC client, and SP-initiated Single Logout; and an SP
+//! registered with an encryption certificate that requires encrypted assertions.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -97,12 +98,17 @@ attributes = { mail = "email", displayName = "name", groups = "groups" }
 "#;
 
 async fn run_sp(python: &PathBuf, config: &Value) -> Value {
+    run_sp_with(python, config, &[]).await
+}
+
+async fn run_sp_with(python: &PathBuf, config: &Value, extra: &[&str]) -> Value {
     let script = repo().join("crates/usher-saml/tests/interop/sp.py");
     let run = tokio::process::Command::new(python)
         .arg(&script)
         .arg(config.to_string())
         .arg("--want-signed")
         .arg("both")
+        .args(extra)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(120), run)
@@ -242,6 +248,103 @@ async fn python3_saml_signs_in_and_out_through_a_configured_usher() {
             .unwrap_or_default()
             .ends_with(":NoPassive"),
         "{last:#}"
+    );
+
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log}");
+}
+
+const ENCRYPTED_CONFIG: &str = r#"
+[passwords]
+memory_kib = 1024
+iterations = 1
+
+[[users]]
+username = "alice"
+email = "alice@example.com"
+display_name = "Alice <b>Example</b>"
+password = "alice-password-0123"
+groups = ["engineering", "ops"]
+
+[[saml.service_providers]]
+entity_id = "https://sp.example.test/metadata"
+acs_urls = ["http://127.0.0.1:9/acs"]
+slo_url = "http://127.0.0.1:9/slo"
+certificate_file = "sp.crt"
+encryption_certificate_file = "sp.crt"
+sign = "both"
+name_id_format = "emailAddress"
+attributes = { mail = "email", displayName = "name", groups = "groups" }
+"#;
+
+/// An SP registered with `encryption_certificate_file`: python3-saml with
+/// `wantAssertionsEncrypted` (strict mode, schema validation on) decrypts the
+/// EncryptedAssertion with its key, and both signatures verify (the Response's over
+/// the ciphertext, the assertion's inside it).
+#[tokio::test]
+async fn python3_saml_decrypts_encrypted_assertions_from_a_configured_usher() {
+    let Some(python) = python() else { return };
+    let dir = Scratch::new();
+    let (cert, key) = sp_key_pair(&dir);
+    let config = dir.write("usher.toml", ENCRYPTED_CONFIG);
+    let mut cmd = usher(&dir.0);
+    cmd.arg("--config").arg(&config);
+    let mut server = Server::start(cmd).await;
+    server.wait_ready().await;
+
+    let result = run_sp_with(
+        &python,
+        &json!({
+            "base": server.base,
+            "sp_entity_id": SP,
+            "acs_url": ACS,
+            "slo_url": "http://127.0.0.1:9/slo",
+            "sp_cert": cert,
+            "sp_key": key,
+            "username": "alice",
+            "password": "alice-password-0123",
+            "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            "want_signed": "both",
+            "flows": [
+                { "binding": "redirect", "signed": false, "expect_login": true },
+                { "binding": "post", "signed": true, "expect_login": false },
+            ],
+            "slo": true,
+            // The SP registered a signing certificate: usher refuses its unsigned LogoutRequests.
+            "slo_signed": true,
+            "check_after_logout": true,
+        }),
+        &["--want-encrypted"],
+    )
+    .await;
+    assert_eq!(result["name_id"], "alice@example.com", "{result:#}");
+    assert_eq!(
+        result["attributes"]["displayName"],
+        json!(["Alice <b>Example</b>"]),
+        "{result:#}"
+    );
+    for flow in result["flows"].as_array().expect("flows") {
+        assert_eq!(flow["valid"], true, "{flow:#}");
+        let facts = &flow["signed"];
+        assert_eq!(facts["encrypted_assertion"], true, "{flow:#}");
+        assert_eq!(facts["decrypted"], true, "{flow:#}");
+        assert_eq!(facts["response"], true, "{flow:#}");
+        assert_eq!(facts["assertion"], true, "signed inside: {flow:#}");
+        assert_eq!(
+            facts["encryption_methods"],
+            json!([
+                "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+                "http://www.w3.org/2009/xmlenc11#rsa-oaep"
+            ]),
+            "{flow:#}"
+        );
+    }
+    assert!(
+        result["slo"]["status"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(":Success"),
+        "{result:#}"
     );
 
     let (ok, log) = server.terminate();

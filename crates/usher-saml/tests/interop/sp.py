@@ -16,6 +16,7 @@ Usage (run with the venv that scripts/peers.sh installs, target-peers/python):
     target-peers/python/bin/python sp.py CONFIG [--want-signed assertion|response|both]
                                                 [--binding redirect|post]
                                                 [--signed | --unsigned]
+                                                [--want-encrypted]
 
 CONFIG is a JSON object, or @path to a file holding one (README.md next to this
 file lists the keys). Prints exactly one line `RESULT <json>` on stdout, also on
@@ -357,14 +358,20 @@ def b64(xml):
     return base64.b64encode(xml.encode("utf-8") if isinstance(xml, str) else xml).decode("ascii")
 
 
-def signature_facts(document):
-    """Which elements carry a signature and with which algorithms."""
-    def algs(xpath):
-        return sorted({n.get("Algorithm") for n in OneLogin_Saml2_XML.query(document, xpath)})
+def signature_facts(document, decrypted=None):
+    """Which elements carry a signature and with which algorithms. With an
+    EncryptedAssertion, the assertion's signature is looked for in the decrypted
+    document (python3-saml's `decrypted_document`): it is signed, then encrypted."""
+    inner = decrypted if decrypted is not None else document
+
+    def algs(xpath, doc=inner):
+        return sorted({n.get("Algorithm") for n in OneLogin_Saml2_XML.query(doc, xpath)})
     return {
         "response": bool(OneLogin_Saml2_XML.query(document, OneLogin_Saml2_Utils.RESPONSE_SIGNATURE_XPATH)),
-        "assertion": bool(OneLogin_Saml2_XML.query(document, OneLogin_Saml2_Utils.ASSERTION_SIGNATURE_XPATH)),
+        "assertion": bool(OneLogin_Saml2_XML.query(inner, OneLogin_Saml2_Utils.ASSERTION_SIGNATURE_XPATH)),
         "encrypted_assertion": bool(OneLogin_Saml2_XML.query(document, "/samlp:Response/saml:EncryptedAssertion")),
+        "decrypted": decrypted is not None,
+        "encryption_methods": algs("//xenc:EncryptionMethod", document),
         "signature_methods": algs("//ds:SignatureMethod"),
         "digest_methods": algs("//ds:DigestMethod"),
         "c14n_methods": algs("//ds:CanonicalizationMethod"),
@@ -424,7 +431,7 @@ def validate_response(cfg, settings, outcome, request_id, relay):
         raise Failure("sso", f"python3-saml cannot read the SAMLResponse: {e}") from e
     document = response.document
     out["status"] = status_of(document, "Response")
-    out["signed"] = signature_facts(document)
+    out["signed"] = signature_facts(document, response.decrypted_document if response.encrypted else None)
     out["issuer"] = (response.get_issuers() or [None])[0] if out["status"]["code"] == C.STATUS_SUCCESS else None
     out["destination"] = document.get("Destination")
     out["in_response_to"] = document.get("InResponseTo")
@@ -593,6 +600,9 @@ def load_config(argv):
     parser.add_argument("config", help="JSON object, or @path to a JSON file")
     parser.add_argument("--want-signed", choices=["assertion", "response", "both"])
     parser.add_argument("--binding", choices=["redirect", "post"])
+    parser.add_argument("--want-encrypted", dest="want_assertions_encrypted", action="store_true",
+                        default=None, help="wantAssertionsEncrypted: refuse a plaintext assertion; "
+                        "decrypts with sp_key")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--signed", dest="signed", action="store_true", default=None)
     group.add_argument("--unsigned", dest="signed", action="store_false")
@@ -602,7 +612,7 @@ def load_config(argv):
         with open(text[1:], encoding="utf-8") as f:
             text = f.read()
     cfg = json.loads(text)
-    for key in ("want_signed", "binding", "signed"):
+    for key in ("want_signed", "binding", "signed", "want_assertions_encrypted"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     missing = [k for k in ("base", "sp_entity_id", "acs_url", "username", "password") if not cfg.get(k)]
@@ -635,6 +645,8 @@ def load_config(argv):
     if any(f["signed"] for f in flows) or cfg["slo_signed"]:
         if not (cfg.get("_sp_cert") and cfg.get("_sp_key")):
             raise Failure("config", "signed requests need sp_cert and sp_key (PEM paths)")
+    if cfg.get("want_assertions_encrypted") and not cfg.get("_sp_key"):
+        raise Failure("config", "want_assertions_encrypted needs sp_key (PEM path) to decrypt with")
     return cfg
 
 

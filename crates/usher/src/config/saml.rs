@@ -35,6 +35,10 @@ pub struct SpConfig {
     pub slo_url: Option<String>,
     /// The SP's signing certificate (PEM), to verify its requests.
     pub certificate_file: Option<PathBuf>,
+    /// The SP's encryption certificate (PEM, RSA key): assertions to this SP are
+    /// encrypted to it (AES-256-GCM, RSA-OAEP key transport). Overrides a
+    /// metadata file's encryption KeyDescriptor.
+    pub encryption_certificate_file: Option<PathBuf>,
     /// Refuse unsigned AuthnRequests from this SP.
     #[serde(default)]
     pub want_signed_requests: bool,
@@ -128,21 +132,14 @@ impl SpConfig {
             sp.slo_url = Some(url.clone());
         }
         if let Some(path) = &self.certificate_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                ConfigError::invalid(
-                    &key("certificate_file"),
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            let cert = openssl::x509::X509::from_pem(&pem)
-                .and_then(|c| c.to_der())
-                .map_err(|_| {
-                    ConfigError::invalid(
-                        &key("certificate_file"),
-                        "expected a PEM X.509 certificate",
-                    )
-                })?;
-            sp.signing_cert_der = Some(cert);
+            sp.signing_cert_der = Some(read_certificate(&key("certificate_file"), path, false)?);
+        }
+        if let Some(path) = &self.encryption_certificate_file {
+            sp.encryption_cert_der = Some(read_certificate(
+                &key("encryption_certificate_file"),
+                path,
+                true,
+            )?);
         }
         sp.want_signed_requests |= self.want_signed_requests;
         if sp.want_signed_requests && sp.signing_cert_der.is_none() {
@@ -204,4 +201,33 @@ impl SpConfig {
         }
         Ok(sp)
     }
+}
+
+/// A PEM X.509 certificate file as DER; `rsa` also requires an RSA key (what
+/// RSA-OAEP key transport needs). Errors name the configuration key.
+fn read_certificate(key: &str, path: &std::path::Path, rsa: bool) -> Result<Vec<u8>, ConfigError> {
+    let pem = std::fs::read(path)
+        .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", path.display())))?;
+    let cert = openssl::x509::X509::from_pem(&pem).map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("{}: expected a PEM X.509 certificate", path.display()),
+        )
+    })?;
+    if rsa
+        && cert
+            .public_key()
+            .map_or(true, |k| k.id() != openssl::pkey::Id::RSA)
+    {
+        return Err(ConfigError::invalid(
+            key,
+            format!("{}: the certificate's key must be RSA", path.display()),
+        ));
+    }
+    cert.to_der().map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("{}: expected a PEM X.509 certificate", path.display()),
+        )
+    })
 }
