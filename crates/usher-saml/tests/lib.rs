@@ -2,5 +2,6 @@
 
 mod fixture;
 mod flows;
+mod registry;
 mod slo;
 mod sso;
