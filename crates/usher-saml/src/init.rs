@@ -49,6 +49,7 @@ pub async fn init(req: HttpRequest, data: SamlData) -> HttpResponse {
     let Some(sp) = sp_id.as_deref().and_then(|id| state.sp(id)) else {
         return page::bad_request(HEADING, "The application is not registered with usher.");
     };
+    let sp: &crate::sp::ServiceProvider = &sp;
     if !sp.allow_idp_initiated {
         return page::bad_request(
             HEADING,

@@ -109,6 +109,7 @@ async fn handle(
     let Some(sp) = state.sp(&request.issuer) else {
         return page::bad_request(HEADING, "The application is not registered with usher.");
     };
+    let sp: &crate::sp::ServiceProvider = &sp;
     let Some(slo_url) = sp.slo_url.clone() else {
         return page::bad_request(HEADING, "The application has no registered logout URL.");
     };

@@ -1,5 +1,5 @@
 //! A [`ServiceProvider`] from SP metadata (SAML Metadata §2.4.4), as read from a
-//! file by the binary. DTDs are refused before samael parses the document.
+//! file or fetched from a URL by the binary. DTDs are refused before samael parses the document.
 
 use samael::metadata::EntityDescriptor;
 

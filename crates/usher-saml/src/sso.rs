@@ -176,6 +176,7 @@ async fn handle(
     let Some(sp) = state.sp(&request.issuer) else {
         return page::bad_request(HEADING, "The application is not registered with usher.");
     };
+    let sp: &crate::sp::ServiceProvider = &sp;
     // Signature before anything else is believed (Bindings §3.4.4.1, §3.5.4). It is
     // required when the SP or the IdP says so; a signature that is present is
     // verified whenever the SP registered a certificate, so a forged or altered
@@ -358,6 +359,7 @@ pub async fn resume(req: HttpRequest, data: SamlData) -> HttpResponse {
             "The application is no longer registered.",
         );
     };
+    let sp: &crate::sp::ServiceProvider = &sp;
     let session = match current_session(&state, &req).await {
         Ok(s) => s,
         Err(e) => return internal_error("reading the SSO session failed", &e),

@@ -1,7 +1,7 @@
 //! What the IdP's handlers share: settings, registered SPs, the ports.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use actix_web::web;
 use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore, LogoutListener};
@@ -69,8 +69,8 @@ impl std::fmt::Debug for SamlDeps {
 pub struct SamlState {
     /// Settings.
     pub settings: SamlSettings,
-    /// SPs by entity id.
-    pub sps: HashMap<String, ServiceProvider>,
+    /// SPs by entity id; each swapped whole when its metadata is re-read.
+    sps: RwLock<HashMap<String, Arc<ServiceProvider>>>,
     /// Ports.
     pub deps: SamlDeps,
     /// Signing keys, reloaded from the key store at most every minute.
@@ -82,14 +82,45 @@ impl SamlState {
     pub fn new(settings: SamlSettings, sps: Vec<ServiceProvider>, deps: SamlDeps) -> Self {
         Self {
             settings,
-            sps: sps.into_iter().map(|s| (s.entity_id.clone(), s)).collect(),
+            sps: RwLock::new(
+                sps.into_iter()
+                    .map(|s| (s.entity_id.clone(), Arc::new(s)))
+                    .collect(),
+            ),
             deps,
             keys: KeyCache::default(),
         }
     }
 
-    /// The SP registered under `entity_id`.
-    pub fn sp(&self, entity_id: &str) -> Option<&ServiceProvider> {
-        self.sps.get(entity_id)
+    /// The SP registered under `entity_id`: a snapshot, unaffected by a later
+    /// [`Self::replace_service_provider`].
+    pub fn sp(&self, entity_id: &str) -> Option<Arc<ServiceProvider>> {
+        self.sps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(entity_id)
+            .cloned()
+    }
+
+    /// Registers `sp` under its entity id, atomically replacing the SP registered
+    /// there (requests already being handled keep the one they started with).
+    pub fn replace_service_provider(&self, sp: ServiceProvider) {
+        self.sps
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sp.entity_id.clone(), Arc::new(sp));
+    }
+
+    /// The entity ids of the registered SPs, sorted.
+    pub fn service_provider_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .sps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
     }
 }

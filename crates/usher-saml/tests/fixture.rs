@@ -17,7 +17,6 @@ pub const SP: &str = "https://sp.example/metadata";
 pub const ACS: &str = "https://sp.example/acs";
 
 pub struct Idp {
-    #[allow(dead_code)]
     pub state: Arc<SamlState>,
     pub data: web::Data<OnceLock<Arc<SamlState>>>,
     pub sessions: Sessions,

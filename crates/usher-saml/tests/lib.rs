@@ -3,5 +3,6 @@
 mod encrypt;
 mod fixture;
 mod flows;
+mod registry;
 mod slo;
 mod sso;

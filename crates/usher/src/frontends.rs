@@ -13,6 +13,7 @@ use usher_web::{PasswordHasher, ThrottlePolicy, WebDeps, WebSettings, WebState};
 use crate::accounts;
 use crate::backends::Backends;
 use crate::config::Config;
+use crate::sp_refresh;
 
 /// The shared slots the handlers read their state from.
 #[derive(Debug, Clone)]
@@ -77,15 +78,22 @@ impl Frontends {
         ));
         let backchannel: Arc<dyn LogoutListener> =
             Arc::new(usher_oidc::BackchannelLogout::new(oidc.clone()));
+        let declarations = config
+            .saml
+            .declarations()
+            .map_err(|e| usher_core::Error::Invalid(e.to_string()))?;
+        let mut sps = config
+            .saml
+            .service_providers()
+            .map_err(|e| usher_core::Error::Invalid(e.to_string()))?;
+        let metadata_client = sp_refresh::client();
+        sps.extend(sp_refresh::first_load(&metadata_client, &declarations).await);
         let saml = Arc::new(SamlState::new(
             SamlSettings {
                 public_url: config.server.public_url.trim_end_matches('/').to_owned(),
                 want_authn_requests_signed: config.saml.want_authn_requests_signed,
             },
-            config
-                .saml
-                .service_providers()
-                .map_err(|e| usher_core::Error::Invalid(e.to_string()))?,
+            sps,
             SamlDeps {
                 directory: store.clone(),
                 keys: Arc::new(backends.database.key_store(backends.master.clone())),
@@ -120,7 +128,9 @@ impl Frontends {
             },
         );
         let _ = self.oidc.set(oidc);
-        let _ = self.saml.set(saml);
+        if self.saml.set(saml.clone()).is_ok() {
+            sp_refresh::spawn(saml, metadata_client, declarations);
+        }
         let _ = self.web.set(Arc::new(pages));
         Ok(())
     }

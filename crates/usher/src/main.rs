@@ -10,6 +10,7 @@ mod frontends;
 mod logging;
 mod master_key;
 mod server;
+mod sp_refresh;
 
 use std::process::ExitCode;
 

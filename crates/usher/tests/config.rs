@@ -328,6 +328,27 @@ fn service_provider_mistakes_name_the_key() {
             "metadata_file",
             "cannot read",
         ),
+        (
+            "metadata_file = \"sp.xml\"\nmetadata_url = \"https://sp.test/md\"",
+            "metadata_url",
+            "not both",
+        ),
+        (
+            "metadata_url = \"ftp://sp.test/md\"",
+            "metadata_url",
+            "http",
+        ),
+        ("metadata_url = \"sp.test/md\"", "metadata_url", "absolute"),
+        (
+            "metadata_url = \"https://sp.test/md\"\nmetadata_refresh = \"500ms\"",
+            "metadata_refresh",
+            "at least 1s",
+        ),
+        (
+            "acs_urls = [\"https://sp.test/acs\"]\nmetadata_refresh = \"1h\"",
+            "metadata_refresh",
+            "only applies",
+        ),
     ];
     for (body, key, expected) in cases {
         let out = check(
@@ -355,4 +376,20 @@ fn service_provider_mistakes_name_the_key() {
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("metadata_file"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_metadata_url_is_not_fetched_by_check_config() {
+    let dir = Scratch::new();
+    let out = check(
+        &dir,
+        "[[saml.service_providers]]\nentity_id = \"https://sp.test\"\n\
+         metadata_url = \"http://127.0.0.1:9/metadata\"\nmetadata_refresh = \"15m\"\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"metadata_url\": \"http://127.0.0.1:9/metadata\""),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -5,6 +5,7 @@ mod config;
 mod deploy;
 mod oidc;
 mod saml;
+mod saml_metadata;
 mod serve;
 mod services;
 mod support;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use accounts::{PasswordSource, PasswordsConfig, SessionsConfig, ThrottleConfig, UserConfig};
 pub use load::load;
 pub use oidc::OidcConfig;
-pub use saml::SamlConfig;
+pub use saml::{SamlConfig, SpDeclaration, SpSource};
 pub use secret::{Secret, resolve as resolve_secret};
 
 /// The whole configuration file.
