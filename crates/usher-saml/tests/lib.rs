@@ -3,5 +3,6 @@
 mod encrypt;
 mod fixture;
 mod flows;
+mod propagate;
 mod slo;
 mod sso;
