@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::ports::EphemeralStore;
-use crate::{Result, UserId, random, stash};
+use crate::{Participant, Result, UserId, random, stash};
 
 /// How long a user has to finish signing in or consenting.
 pub const INTERACTION_TTL: Duration = Duration::from_secs(15 * 60);
@@ -62,6 +62,51 @@ pub struct LogoutRequest {
     /// a confirmed ticket handed to someone else signs nobody out (logout CSRF).
     #[serde(default)]
     pub sid: Option<String>,
+}
+
+/// A logout being carried to the SAML SPs of an ended session through the
+/// browser, one at a time (SAML Profiles §4.4.3.3, §4.4.4): whoever ends the
+/// session (the sign-out page, an SP's LogoutRequest) parks it and sends the
+/// browser to `/saml/slo/propagate?t=ID`; usher-saml sends a LogoutRequest to the
+/// next SP, and its LogoutResponse (RelayState = the chain id) moves the chain on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutChain {
+    /// The SAML participants still to be told (others are ignored).
+    pub remaining: Vec<Participant>,
+    /// The ended session's public id (the LogoutRequests' `SessionIndex`).
+    pub sid: String,
+    /// The LogoutRequest sent and not yet answered.
+    pub pending: Option<PendingLogout>,
+    /// Where the browser goes once every SP has been told.
+    pub then: ChainEnd,
+}
+
+/// A LogoutRequest usher sent an SP, awaiting its LogoutResponse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLogout {
+    /// The SP's entity id (the response's `Issuer`).
+    pub entity_id: String,
+    /// The request's `ID` (the response's `InResponseTo`).
+    pub request_id: String,
+}
+
+/// The end of a [`LogoutChain`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChainEnd {
+    /// A URL already validated by whoever parked the chain (the OIDC
+    /// `post_logout_redirect_uri`, the signed-out page).
+    Redirect(String),
+    /// The LogoutResponse owed to the SP that started the logout.
+    SamlResponse {
+        /// That SP's entity id.
+        entity_id: String,
+        /// Its LogoutRequest's `ID`.
+        in_response_to: String,
+        /// Whether it came by HTTP-POST (else HTTP-Redirect).
+        post: bool,
+        /// Its `RelayState`, echoed.
+        relay_state: Option<String>,
+    },
 }
 
 /// What the user decided on a consent request.
@@ -135,6 +180,30 @@ impl Interactions {
     /// A parked logout request, left in place.
     pub async fn logout(&self, id: &str) -> Result<Option<LogoutRequest>> {
         stash::get(&*self.store, &format!("logout:{id}")).await
+    }
+
+    /// Parks a logout chain; returns its id (the `t` of `/saml/slo/propagate`,
+    /// the `RelayState` of the LogoutRequests).
+    pub async fn start_logout_chain(&self, chain: &LogoutChain) -> Result<String> {
+        let id = random::token()?;
+        self.save_logout_chain(&id, chain).await?;
+        Ok(id)
+    }
+
+    /// Stores a logout chain's new state under its id.
+    pub async fn save_logout_chain(&self, id: &str, chain: &LogoutChain) -> Result<()> {
+        stash::put(
+            &*self.store,
+            &format!("logout-chain:{id}"),
+            chain,
+            INTERACTION_TTL,
+        )
+        .await
+    }
+
+    /// Takes a logout chain (once): a step is taken by one request only.
+    pub async fn take_logout_chain(&self, id: &str) -> Result<Option<LogoutChain>> {
+        stash::take(&*self.store, &format!("logout-chain:{id}")).await
     }
 
     /// Parks a consent request; returns its id (the `t` parameter of `/consent`).

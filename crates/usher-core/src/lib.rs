@@ -31,8 +31,8 @@ pub use event::{LifecycleEvent, OutboxEvent};
 pub use group::{Group, GroupUpdate, NewGroup};
 pub use ids::{ApplicationId, GroupId, UpstreamId, UserId};
 pub use interaction::{
-    CONSENT_TTL, ConsentDecision, ConsentRequest, INTERACTION_TTL, Interactions, LoginRequest,
-    LogoutRequest,
+    CONSENT_TTL, ChainEnd, ConsentDecision, ConsentRequest, INTERACTION_TTL, Interactions,
+    LoginRequest, LogoutChain, LogoutRequest, PendingLogout,
 };
 pub use link::{IdentityLink, NewIdentityLink};
 pub use page::{Page, PageRequest};

@@ -49,6 +49,10 @@ pub struct AuthnRequest {
     pub session_indexes: Vec<String>,
     /// `NotOnOrAfter` (LogoutRequest).
     pub not_on_or_after: Option<String>,
+    /// `InResponseTo` (LogoutResponse).
+    pub in_response_to: Option<String>,
+    /// The top-level `<samlp:StatusCode Value>` (LogoutResponse).
+    pub status: Option<String>,
 }
 
 /// Which request a document must be.
@@ -58,6 +62,8 @@ pub enum Root {
     AuthnRequest,
     /// `<samlp:LogoutRequest>`.
     LogoutRequest,
+    /// `<samlp:LogoutResponse>` (Core §3.7.2), to a LogoutRequest usher sent.
+    LogoutResponse,
 }
 
 /// Where element text goes.
@@ -114,6 +120,7 @@ pub fn parse_as(xml_bytes: &[u8], root: Root) -> Result<AuthnRequest, Malformed>
     let root_name: &[u8] = match root {
         Root::AuthnRequest => b"AuthnRequest",
         Root::LogoutRequest => b"LogoutRequest",
+        Root::LogoutResponse => b"LogoutResponse",
     };
     if xml::has_dtd(xml_bytes) {
         return Err(Malformed("a DTD is not allowed"));
@@ -132,6 +139,7 @@ pub fn parse_as(xml_bytes: &[u8], root: Root) -> Result<AuthnRequest, Malformed>
     let mut text = String::new();
     let mut name_ids = 0;
     let mut in_root_signature = false;
+    let mut in_status = false;
     loop {
         let (ns, event) = reader
             .read_resolved_event()
@@ -158,6 +166,17 @@ pub fn parse_as(xml_bytes: &[u8], root: Root) -> Result<AuthnRequest, Malformed>
                 } else if depth == 1 && in_ns(&ns, ASSERTION) && local == b"NameID" {
                     name_ids += 1;
                     capture = Some(Capture::NameId);
+                } else if depth == 1 && in_ns(&ns, PROTOCOL) && local == b"Status" {
+                    in_status = true;
+                } else if depth == 2 && in_status && in_ns(&ns, PROTOCOL) && local == b"StatusCode"
+                {
+                    if req.status.is_some() {
+                        return Err(Malformed("more than one top-level StatusCode"));
+                    }
+                    req.status = attributes(&e)?
+                        .into_iter()
+                        .find(|(k, _)| k == "Value")
+                        .map(|(_, v)| v);
                 } else if depth == 1 && in_ns(&ns, PROTOCOL) && local == b"SessionIndex" {
                     capture = Some(Capture::SessionIndex);
                 } else if depth == 1 && in_ns(&ns, PROTOCOL) && local == b"NameIDPolicy" {
@@ -187,6 +206,7 @@ pub fn parse_as(xml_bytes: &[u8], root: Root) -> Result<AuthnRequest, Malformed>
                         None => {}
                     }
                     in_root_signature = false;
+                    in_status = false;
                 }
             }
             // Text of a captured element, only directly inside it: a comment or
@@ -259,6 +279,7 @@ fn root_attributes(e: &BytesStart<'_>, req: &mut AuthnRequest) -> Result<(), Mal
             "ForceAuthn" => req.force_authn = boolean(&v)?,
             "IsPassive" => req.is_passive = boolean(&v)?,
             "NotOnOrAfter" => req.not_on_or_after = Some(v),
+            "InResponseTo" => req.in_response_to = Some(v),
             _ => {}
         }
     }

@@ -38,6 +38,8 @@ pub enum InboundError {
 pub struct BindingParams {
     /// `SAMLRequest`, decoded and raw.
     pub saml_request: Option<(String, String)>,
+    /// `SAMLResponse` (a LogoutResponse to usher's LogoutRequest), decoded and raw.
+    pub saml_response: Option<(String, String)>,
     /// `RelayState`, decoded and raw.
     pub relay_state: Option<(String, String)>,
     /// `SigAlg`, decoded and raw.
@@ -58,6 +60,7 @@ pub fn parse_params(encoded: &str) -> Result<BindingParams, InboundError> {
         let key = percent_decode(raw_key)?;
         let slot = match key.as_str() {
             "SAMLRequest" => (&mut p.saml_request, "SAMLRequest"),
+            "SAMLResponse" => (&mut p.saml_response, "SAMLResponse"),
             "RelayState" => (&mut p.relay_state, "RelayState"),
             "SigAlg" => (&mut p.sig_alg, "SigAlg"),
             "Signature" => {
@@ -73,6 +76,9 @@ pub fn parse_params(encoded: &str) -> Result<BindingParams, InboundError> {
             return Err(InboundError::Duplicated(slot.1));
         }
         *slot.0 = Some((percent_decode(raw_value)?, raw_value.to_owned()));
+    }
+    if p.saml_request.is_some() && p.saml_response.is_some() {
+        return Err(InboundError::Duplicated("SAMLResponse"));
     }
     Ok(p)
 }
@@ -127,12 +133,13 @@ pub fn inflate(deflated: &[u8]) -> Result<Vec<u8>, InboundError> {
     Ok(out)
 }
 
-/// The XML of an HTTP-Redirect `SAMLRequest` (base64 of raw DEFLATE).
+/// The XML of an HTTP-Redirect `SAMLRequest` or `SAMLResponse` (base64 of raw
+/// DEFLATE).
 pub fn redirect_message(value: &str) -> Result<Vec<u8>, InboundError> {
     inflate(&base64_decode(value)?)
 }
 
-/// The XML of an HTTP-POST `SAMLRequest` (base64, not deflated).
+/// The XML of an HTTP-POST `SAMLRequest` or `SAMLResponse` (base64, not deflated).
 pub fn post_message(value: &str) -> Result<Vec<u8>, InboundError> {
     let xml = base64_decode(value)?;
     if xml.len() > MAX_INFLATED {

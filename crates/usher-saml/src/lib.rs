@@ -18,6 +18,7 @@ mod issue;
 mod keys;
 mod metadata;
 mod page;
+mod propagate;
 mod redirect_sig;
 mod response;
 mod routes;

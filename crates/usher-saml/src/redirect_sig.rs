@@ -43,10 +43,11 @@ pub fn verify(p: &BindingParams, cert_der: &[u8]) -> Result<(), SignatureError> 
         return Err(SignatureError::Missing);
     };
     let (digest, key_type) = algorithm(sig_alg).ok_or(SignatureError::Algorithm)?;
-    let Some((_, raw_request)) = &p.saml_request else {
-        return Err(SignatureError::Missing);
+    let mut signed = match (&p.saml_request, &p.saml_response) {
+        (Some((_, raw)), None) => format!("SAMLRequest={raw}"),
+        (None, Some((_, raw))) => format!("SAMLResponse={raw}"),
+        _ => return Err(SignatureError::Missing),
     };
-    let mut signed = format!("SAMLRequest={raw_request}");
     if let Some((_, raw_relay)) = &p.relay_state {
         signed.push_str("&RelayState=");
         signed.push_str(raw_relay);

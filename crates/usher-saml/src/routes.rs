@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use crate::{init, metadata, slo, sso};
+use crate::{init, metadata, propagate, slo, sso};
 
 /// Registers the IdP's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -16,6 +16,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/saml/slo")
                 .get(slo::slo_get)
                 .post(slo::slo_post),
+        )
+        .route(
+            propagate::PROPAGATE_PATH,
+            web::get().to(propagate::propagate),
         )
         .route(sso::RESUME_PATH, web::get().to(sso::resume))
         .route("/saml/sso/init", web::get().to(init::init));

@@ -2,7 +2,9 @@
 //! /saml/slo` takes a LogoutRequest, ends the browser's SSO session, tells the
 //! logout listeners (OIDC back-channel, ...) about the other participants, and
 //! answers a signed LogoutResponse at the SP's registered SLO URL over the
-//! binding the request came by.
+//! binding the request came by — after the other SAML SPs of the session have
+//! been told through the browser ([`crate::propagate`]), whose LogoutResponses
+//! come back here too.
 //!
 //! Authentication of the request (Profiles §4.4.4.1): an SP with a registered
 //! certificate must sign it. Without one, the request can only end the session of
@@ -22,12 +24,13 @@ use futures_util::StreamExt;
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::sign::Signer;
-use usher_core::{Participant, SsoSession};
+use usher_core::{ChainEnd, LogoutChain, Participant, SsoSession};
 
 use crate::authn_request::{self, Root};
 use crate::inbound::{self, BindingParams, InboundError};
 use crate::keys::SamlKey;
 use crate::page;
+use crate::propagate;
 use crate::redirect_sig;
 use crate::response::{STATUS_SUCCESS, new_id};
 use crate::sign;
@@ -48,6 +51,12 @@ pub async fn slo_get(req: HttpRequest, data: SamlData) -> HttpResponse {
         Ok(p) => p,
         Err(e) => return page::bad_request(HEADING, &e.to_string()),
     };
+    if let Some((value, _)) = &params.saml_response {
+        return match inbound::redirect_message(value) {
+            Ok(xml) => propagate::response(&state, Binding::HttpRedirect, &params, &xml).await,
+            Err(e) => page::bad_request(HEADING, &e.to_string()),
+        };
+    }
     let Some((value, _)) = &params.saml_request else {
         return page::bad_request(HEADING, &InboundError::Missing.to_string());
     };
@@ -85,9 +94,14 @@ pub async fn slo_post(req: HttpRequest, mut body: web::Payload, data: SamlData) 
             "SigAlg and Signature belong to the Redirect binding.",
         );
     }
+    if let Some((value, _)) = &params.saml_response {
+        return match inbound::post_message(value) {
+            Ok(xml) => propagate::response(&state, Binding::HttpPost, &params, &xml).await,
+            Err(e) => page::bad_request(HEADING, &e.to_string()),
+        };
+    }
     let Some((value, _)) = &params.saml_request else {
-        // A LogoutResponse to a logout usher started: nothing to do yet.
-        return page::bad_request(HEADING, "Only LogoutRequests are accepted here.");
+        return page::bad_request(HEADING, &InboundError::Missing.to_string());
     };
     match inbound::post_message(value) {
         Ok(xml) => handle(&state, &req, Binding::HttpPost, &params, &xml).await,
@@ -159,8 +173,11 @@ async fn handle(
         Ok(e) => e,
         Err(e) => return internal_error("ending the SSO session failed", &e),
     };
+    let relay = params.relay_state.as_ref().map(|(v, _)| v.as_str());
     if let Some((session, participants)) = ended {
-        // Everyone else who took part hears of it (OIDC back-channel, ...).
+        // Everyone else who took part hears of it: listeners (OIDC back-channel,
+        // ...), then the other SAML SPs through the browser, before this SP gets
+        // its LogoutResponse (Profiles §4.4.3.3).
         let others: Vec<Participant> = participants
             .into_iter()
             .filter(
@@ -169,6 +186,27 @@ async fn handle(
             .collect();
         for listener in &state.deps.logout_listeners {
             listener.session_ended(&session, &others).await;
+        }
+        let saml: Vec<Participant> = others
+            .into_iter()
+            .filter(|p| matches!(p, Participant::Saml { .. }))
+            .collect();
+        if !saml.is_empty() {
+            let chain = LogoutChain {
+                remaining: saml,
+                sid: session.sid.clone(),
+                pending: None,
+                then: ChainEnd::SamlResponse {
+                    entity_id: sp.entity_id.clone(),
+                    in_response_to: request.id.clone(),
+                    post: binding == Binding::HttpPost,
+                    relay_state: relay.map(str::to_owned),
+                },
+            };
+            return match state.deps.interactions.start_logout_chain(&chain).await {
+                Ok(id) => propagate::advance(state, &id, chain).await,
+                Err(e) => internal_error("the logout chain could not be stored", &e),
+            };
         }
     }
     let key = match state
@@ -179,7 +217,6 @@ async fn handle(
         Ok(k) => k,
         Err(e) => return internal_error("no SAML signing key", &e),
     };
-    let relay = params.relay_state.as_ref().map(|(v, _)| v.as_str());
     match logout_response(state, &key, &slo_url, &request.id, binding, relay) {
         Ok(r) => r,
         Err(e) => internal_error("building a LogoutResponse failed", &e),
@@ -231,7 +268,7 @@ async fn end_session(
 
 /// The LogoutResponse (Core §3.7.2), Success whether or not a session was found
 /// (the SP's goal, no session, is reached either way).
-fn logout_response(
+pub(crate) fn logout_response(
     state: &SamlState,
     key: &SamlKey,
     slo_url: &str,
@@ -271,7 +308,7 @@ IssueInstant=\"{instant}\" Destination=\"{dest}\" InResponseTo=\"{irt}\">\
             ))
         }
         Binding::HttpRedirect => {
-            let query = signed_query(&xml, relay_state, key)?;
+            let query = signed_query("SAMLResponse", &xml, relay_state, key)?;
             let sep = if slo_url.contains('?') { '&' } else { '?' };
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, format!("{slo_url}{sep}{query}")))
@@ -292,16 +329,22 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-/// `SAMLResponse=..[&RelayState=..]&SigAlg=..&Signature=..`, signed with
-/// RSA-SHA256 over the encoded bytes (Bindings §3.4.4.1).
-fn signed_query(xml: &str, relay_state: Option<&str>, key: &SamlKey) -> usher_core::Result<String> {
+/// `{param}=..[&RelayState=..]&SigAlg=..&Signature=..` (`param` is `SAMLRequest`
+/// or `SAMLResponse`), signed with RSA-SHA256 over the encoded bytes (Bindings
+/// §3.4.4.1).
+pub(crate) fn signed_query(
+    param: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    key: &SamlKey,
+) -> usher_core::Result<String> {
     let internal = |e: &dyn std::fmt::Display| usher_core::Error::Internal(e.to_string());
     let mut deflater = DeflateEncoder::new(Vec::new(), Compression::default());
     deflater
         .write_all(xml.as_bytes())
         .map_err(|e| internal(&e))?;
     let deflated = deflater.finish().map_err(|e| internal(&e))?;
-    let mut query = format!("SAMLResponse={}", encode(&STANDARD.encode(deflated)));
+    let mut query = format!("{param}={}", encode(&STANDARD.encode(deflated)));
     if let Some(r) = relay_state {
         query.push_str("&RelayState=");
         query.push_str(&encode(r));

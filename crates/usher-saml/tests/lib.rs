@@ -3,6 +3,7 @@
 mod encrypt;
 mod fixture;
 mod flows;
+mod propagate;
 mod registry;
 mod slo;
 mod sso;

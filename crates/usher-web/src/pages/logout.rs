@@ -16,15 +16,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
-use usher_core::LogoutRequest;
+use usher_core::{ChainEnd, LogoutChain, LogoutRequest, Participant, SsoSession};
 
-use super::csrf_refused;
+use super::{continue_to, csrf_refused};
 use crate::context::{Ctx, plausible_id};
 use crate::redirect::csp_origin;
 use crate::render::{PageError, page, page_with, see_other};
 use crate::{cookies, csrf};
 
 const DONE: &str = "/logout/done";
+/// usher-saml's front-channel logout propagation.
+const PROPAGATE: &str = "/saml/slo/propagate";
 
 #[derive(Deserialize)]
 pub(crate) struct LogoutQuery {
@@ -57,17 +59,21 @@ struct SignedOutPage<'a> {
 
 /// Ends the browser's session named by `secret`, then tells every listener (in the
 /// background: a slow app must not hold up the user). `reason` goes to the audit
-/// log. Returns whether a session was ended.
-pub(crate) async fn end_session(ctx: &Ctx, secret: &str, reason: &str) -> Result<bool, PageError> {
+/// log. Returns the session ended, with the apps that took part.
+pub(crate) async fn end_session(
+    ctx: &Ctx,
+    secret: &str,
+    reason: &str,
+) -> Result<Option<(SsoSession, Vec<Participant>)>, PageError> {
     let deps = &ctx.state.deps;
     let core = |e| ctx.core(e);
     let Some(session) = deps.sessions.get(secret).await.map_err(core)? else {
-        return Ok(false);
+        return Ok(None);
     };
     // Participants first: ending the session forgets who took part.
     let participants = deps.sessions.participants(&session).await.map_err(core)?;
     let Some(session) = deps.sessions.end(secret).await.map_err(core)? else {
-        return Ok(false);
+        return Ok(None);
     };
     for listener in &deps.logout_listeners {
         let listener = listener.clone();
@@ -86,7 +92,7 @@ pub(crate) async fn end_session(ctx: &Ctx, secret: &str, reason: &str) -> Result
         details,
     )
     .await;
-    Ok(true)
+    Ok(Some((session, participants)))
 }
 
 /// `GET /logout[?t=ID]`: the confirmation, or the sign-out itself when the app
@@ -165,22 +171,60 @@ async fn sign_out(
     request: Option<&LogoutRequest>,
     after_form: bool,
 ) -> Result<HttpResponse, PageError> {
-    if let Some(secret) = ctx.session_secret(req) {
-        end_session(ctx, &secret, "logout").await?;
-    }
+    let ended = match ctx.session_secret(req) {
+        Some(secret) => end_session(ctx, &secret, "logout").await?,
+        None => None,
+    };
     let target = request.and_then(|r| r.redirect_after.as_deref());
-    let mut response = match target {
-        // Already validated by the OP against the app's registration.
-        Some(url) if !after_form || csp_origin(url).is_some() => see_other(url),
-        Some(url) => page(
-            StatusCode::OK,
-            &SignedOutPage {
-                title: "Signed out",
-                client_name: request.and_then(|r| r.client_name.as_deref()),
-                continue_url: Some(url),
-            },
-        ),
-        None => see_other(DONE),
+    // SAML SPs are told through the browser (front-channel, SAML Profiles
+    // §4.4.3.3): a chain of LogoutRequests run by usher-saml, which ends where the
+    // browser would have gone.
+    let saml: Vec<Participant> = ended
+        .as_ref()
+        .map(|(_, ps)| {
+            ps.iter()
+                .filter(|p| matches!(p, Participant::Saml { .. }))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let chain = match &ended {
+        Some((session, _)) if !saml.is_empty() => {
+            let chain = LogoutChain {
+                remaining: saml,
+                sid: session.sid.clone(),
+                pending: None,
+                then: ChainEnd::Redirect(target.unwrap_or(DONE).to_owned()),
+            };
+            let id = ctx
+                .state
+                .deps
+                .interactions
+                .start_logout_chain(&chain)
+                .await
+                .map_err(|e| ctx.core(e))?;
+            Some(format!("{PROPAGATE}?t={id}"))
+        }
+        _ => None,
+    };
+    let mut response = match (chain, target) {
+        // After a form, through `/continue`: the redirects to the SPs must not
+        // follow the form submission, whose `form-action` would block them.
+        (Some(chain), _) if after_form => see_other(&continue_to(&chain)),
+        (Some(chain), _) => see_other(&chain),
+        (None, target) => match target {
+            // Already validated by the OP against the app's registration.
+            Some(url) if !after_form || csp_origin(url).is_some() => see_other(url),
+            Some(url) => page(
+                StatusCode::OK,
+                &SignedOutPage {
+                    title: "Signed out",
+                    client_name: request.and_then(|r| r.client_name.as_deref()),
+                    continue_url: Some(url),
+                },
+            ),
+            None => see_other(DONE),
+        },
     };
     cookies::add(
         &mut response,

@@ -261,3 +261,112 @@ async fn logout_csrf_with_a_confirmed_ticket_of_another_session_asks_first() {
     assert!(page.body.contains("Sign out of usher?"));
     assert!(env.sessions.get(&secret).await.expect("store").is_some());
 }
+
+#[actix_web::test]
+async fn logout_with_a_saml_participant_goes_through_the_saml_logout_chain() {
+    let env = Env::new().await;
+    env.user("alice").await;
+    let app = app!(env);
+    let mut browser = Browser::new();
+    sign_in(&app, &mut browser, None, "alice", PASSWORD).await;
+    let secret = browser.session().expect("session").to_owned();
+    let session = env
+        .sessions
+        .get(&secret)
+        .await
+        .expect("store")
+        .expect("live");
+    let sp = Participant::Saml {
+        entity_id: "https://sp.example/metadata".into(),
+        name_id: "alice".into(),
+        name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+    };
+    let rp = Participant::Oidc {
+        client_id: "wiki".into(),
+    };
+    env.sessions.join(&session, &sp).await.expect("joined");
+    env.sessions.join(&session, &rp).await.expect("joined");
+    let t = env
+        .interactions
+        .start_logout(&request(false, Some("https://wiki.example.test/bye")))
+        .await
+        .expect("parked");
+    let page = browser.get(&app, &format!("/logout?t={t}")).await;
+    let done = browser
+        .post(&app, "/logout", &[("csrf", &page.csrf()), ("t", &t)])
+        .await;
+    // After the form, through /continue (outside the form's form-action).
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let prefix = "/continue?to=%2Fsaml%2Fslo%2Fpropagate%3Ft%3D";
+    let location = done.location();
+    assert!(location.starts_with(prefix), "{location}");
+    let chain_id = &location[prefix.len()..];
+    assert_eq!(env.sessions.get(&secret).await.expect("store"), None);
+    // The OIDC app heard by back-channel; the SP waits in the chain.
+    let calls = listener_calls(&env, 1).await;
+    assert_eq!(calls.len(), 1);
+    let chain = env
+        .interactions
+        .take_logout_chain(chain_id)
+        .await
+        .expect("store")
+        .expect("parked");
+    assert_eq!(chain.remaining, vec![sp]);
+    assert_eq!(chain.sid, session.sid);
+    assert_eq!(chain.pending, None);
+    assert_eq!(
+        chain.then,
+        usher_core::ChainEnd::Redirect("https://wiki.example.test/bye".into())
+    );
+    // And /continue takes the browser there.
+    let next = browser
+        .get(
+            &app,
+            &format!("/continue?to=%2Fsaml%2Fslo%2Fpropagate%3Ft%3D{chain_id}"),
+        )
+        .await;
+    assert_eq!(next.status, StatusCode::OK);
+    assert!(
+        next.body
+            .contains(&format!("/saml/slo/propagate?t={chain_id}"))
+    );
+}
+
+#[actix_web::test]
+async fn logout_without_an_app_and_with_a_saml_participant_ends_at_the_signed_out_page() {
+    let env = Env::new().await;
+    env.user("alice").await;
+    let app = app!(env);
+    let mut browser = Browser::new();
+    sign_in(&app, &mut browser, None, "alice", PASSWORD).await;
+    let secret = browser.session().expect("session").to_owned();
+    let session = env
+        .sessions
+        .get(&secret)
+        .await
+        .expect("store")
+        .expect("live");
+    let sp = Participant::Saml {
+        entity_id: "https://sp.example/metadata".into(),
+        name_id: "alice".into(),
+        name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified".into(),
+    };
+    env.sessions.join(&session, &sp).await.expect("joined");
+    let page = browser.get(&app, "/logout").await;
+    let done = browser
+        .post(&app, "/logout", &[("csrf", &page.csrf())])
+        .await;
+    let prefix = "/continue?to=%2Fsaml%2Fslo%2Fpropagate%3Ft%3D";
+    let location = done.location();
+    assert!(location.starts_with(prefix), "{location}");
+    let chain = env
+        .interactions
+        .take_logout_chain(&location[prefix.len()..])
+        .await
+        .expect("store")
+        .expect("parked");
+    assert_eq!(
+        chain.then,
+        usher_core::ChainEnd::Redirect("/logout/done".into())
+    );
+}
