@@ -17,6 +17,9 @@ pub enum Flow {
     ClientCredentials(String),
     /// authorize -> login page -> password POST -> code -> token, fresh browser each time.
     PasswordLogin,
+    /// One SP-initiated AuthnRequest (HTTP-Redirect) from a browser that already has
+    /// an SSO session (this `Cookie` header), answered with a signed Response.
+    SamlSso(String),
 }
 
 /// Runs `flow` from `concurrency` tasks for `duration`; returns each iteration's time.
@@ -42,6 +45,7 @@ pub async fn drive(
                 match &flow {
                     Flow::ClientCredentials(alg) => client_credentials(&client, &base, alg).await?,
                     Flow::PasswordLogin => password_login(&client, &base).await?,
+                    Flow::SamlSso(cookie) => saml_sso(&client, &base, cookie).await?,
                 }
                 latencies.push(started.elapsed());
             }
@@ -204,4 +208,90 @@ async fn password_login(client: &reqwest::Client, base: &str) -> anyhow::Result<
         bail!("token endpoint answered {status}: {body}");
     }
     Ok(())
+}
+
+/// Signs in once at `/login` and returns the browser's `Cookie` header.
+pub async fn signed_in(base: &str) -> anyhow::Result<String> {
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()?;
+    let mut jar = Jar::default();
+    let page = client.get(format!("{base}/login")).send().await?;
+    jar.take(&page);
+    let csrf = attribute(&page.text().await?, r#"name="csrf" value=""#)?;
+    let posted = client
+        .post(format!("{base}/login"))
+        .header(COOKIE, jar.header())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", USERNAME),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await?;
+    jar.take(&posted);
+    anyhow::ensure!(
+        posted.status().is_redirection(),
+        "sign-in failed: {}",
+        posted.status()
+    );
+    Ok(jar.header())
+}
+
+static SAML_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+async fn saml_sso(client: &reqwest::Client, base: &str, cookie: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    use base64::Engine;
+    // Every request needs a fresh ID (usher refuses replays) and a current
+    // IssueInstant (usher refuses stale requests).
+    let id = SAML_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let (days, secs) = (now / 86_400, now % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let instant = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    let xml = format!(
+        "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_bench{id}_{now}\" \
+         Version=\"2.0\" IssueInstant=\"{instant}\"><saml:Issuer>https://sp.bench.test/metadata\
+         </saml:Issuer></samlp:AuthnRequest>"
+    );
+    let mut deflater =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflater.write_all(xml.as_bytes())?;
+    let request = base64::engine::general_purpose::STANDARD.encode(deflater.finish()?);
+    let res = client
+        .get(format!("{base}/saml/sso"))
+        .query(&[("SAMLRequest", request.as_str()), ("RelayState", "bench")])
+        .header(COOKIE, cookie)
+        .send()
+        .await?;
+    let status = res.status();
+    let body = res.text().await?;
+    if !status.is_success() || !body.contains("SAMLResponse") {
+        bail!("SSO answered {status}: {}", &body[..body.len().min(300)]);
+    }
+    Ok(())
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm), so the
+/// benchmark needs no date library.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }

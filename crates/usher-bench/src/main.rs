@@ -5,8 +5,9 @@
 //! ```text
 //! usher-bench --usher target/release/usher client-credentials RS256
 //! usher-bench --usher target/release/usher password-login
+//! usher-bench --usher target/release/usher saml-sso
 //! ```
-//! `scripts/bench/oidc.sh` builds both in release mode and runs every scenario.
+//! `scripts/bench/sso.sh` builds both in release mode and runs every scenario.
 
 mod flows;
 mod report;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-const USAGE: &str = "usage: usher-bench --usher PATH (client-credentials RS256|ES256|EdDSA | password-login) [--seconds N] [--concurrency N]";
+const USAGE: &str = "usage: usher-bench --usher PATH (client-credentials RS256|ES256|EdDSA | password-login | saml-sso) [--seconds N] [--concurrency N]";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,6 +56,11 @@ fn main() -> anyhow::Result<()> {
                     flows::Flow::ClientCredentials(alg),
                 )
             }
+            "saml-sso" => (
+                "SAML SSO response, existing session (RSA-2048 signed)".into(),
+                16,
+                flows::Flow::SamlSso(flows::signed_in(&server.base).await?),
+            ),
             "password-login" => (
                 "password login (authorize, login, code, token)".into(),
                 8,

@@ -43,6 +43,12 @@ client_secret = "bench-secret-0123456789abcdef-0123456789"
 grant_types = ["client_credentials"]
 id_token_signed_response_alg = "EdDSA"
 
+[[saml.service_providers]]
+entity_id = "https://sp.bench.test/metadata"
+acs_urls = ["http://127.0.0.1:9/acs"]
+name_id_format = "emailAddress"
+attributes = { mail = "email", groups = "groups" }
+
 [login_throttle]
 per_account = 1000000
 per_ip = 1000000

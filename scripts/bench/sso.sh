@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# OpenID Provider throughput: client_credentials grants (RS256, ES256, EdDSA) and
+# Single sign-on throughput: client_credentials grants (RS256, ES256, EdDSA),
 # full password logins (authorize -> login POST -> code -> token, argon2id at the
-# default cost). usher runs pinned to CPU 0 with one worker; the load generator runs
-# pinned to CPU 1. Prints throughput per server core, median and p99.
-# Usage: scripts/bench/oidc.sh [--seconds N]
+# default cost) and SAML SSO responses for a signed-in browser. usher runs pinned
+# to CPU 0 with one worker; the load generator runs pinned to CPU 1. Prints
+# throughput per server core, median and p99.
+# Usage: scripts/bench/sso.sh [--seconds N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --locked -p usher -p usher-bench >&2
@@ -14,3 +15,4 @@ for alg in ES256 EdDSA RS256; do
     "${pin[@]}" "$target/usher-bench" --usher "$target/usher" client-credentials "$alg" "$@"
 done
 "${pin[@]}" "$target/usher-bench" --usher "$target/usher" password-login "$@"
+"${pin[@]}" "$target/usher-bench" --usher "$target/usher" saml-sso "$@"
