@@ -241,6 +241,10 @@ pub fn parse_as(xml_bytes: &[u8], root: Root) -> Result<AuthnRequest, Malformed>
                 return Err(Malformed("text outside the root element"));
             }
             Event::DocType(_) => return Err(Malformed("a DTD is not allowed")),
+            // quick-xml ends quietly on a truncated document.
+            Event::Eof if depth != 0 => {
+                return Err(Malformed("the document ends inside an element"));
+            }
             Event::Eof => break,
             _ => {}
         }
@@ -326,6 +330,14 @@ mod tests {
         assert!(parse(two.as_bytes()).is_err());
         let dup = OK.replace("ID=\"_a1\"", "ID=\"_a1\" ID=\"_a2\"");
         assert!(parse(dup.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn refuses_a_truncated_document() {
+        let cut = OK.replace("</samlp:AuthnRequest>", "");
+        assert!(parse(cut.as_bytes()).is_err());
+        let cut = &OK[..OK.find("<samlp:NameIDPolicy").expect("policy")];
+        assert!(parse(cut.as_bytes()).is_err());
     }
 
     #[test]

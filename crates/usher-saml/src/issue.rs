@@ -77,6 +77,18 @@ pub async fn no_passive(state: &SamlState, sp: &ServiceProvider, p: &Pending) ->
     .await
 }
 
+/// A request from a known, trusted SP that is refused for the SP's own fault
+/// (SAML Core §3.2.2.2): `Requester` with `second` as the second-level code.
+/// `p.acs_url` must be one of the SP's registered ACS URLs.
+pub async fn requester_error(
+    state: &SamlState,
+    sp: &ServiceProvider,
+    p: &Pending,
+    second: &str,
+) -> HttpResponse {
+    fail(state, sp, p, response::STATUS_REQUESTER, second).await
+}
+
 /// The NameID format to use: the SP's, unless the request names another one
 /// (SAML Core §3.4.1.1), which usher then cannot honour.
 fn format_for(sp: &ServiceProvider, requested: Option<&str>) -> Option<NameIdFormat> {

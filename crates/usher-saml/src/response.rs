@@ -29,6 +29,12 @@ pub const STATUS_INVALID_NAME_ID_POLICY: &str =
     "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy";
 /// Second-level: the user may not sign in here.
 pub const STATUS_REQUEST_DENIED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
+/// Second-level: the request asked for a binding usher does not answer over.
+pub const STATUS_UNSUPPORTED_BINDING: &str =
+    "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding";
+/// Second-level: the request is understood but refused (stale, wrong Destination).
+pub const STATUS_REQUEST_UNSUPPORTED: &str =
+    "urn:oasis:names:tc:SAML:2.0:status:RequestUnsupported";
 
 /// Where and to what a response goes.
 #[derive(Debug, Clone)]

@@ -1,8 +1,15 @@
 //! Web Browser SSO (SAML Profiles §4.1): `GET|POST /saml/sso` takes an
 //! AuthnRequest, checks it in order (size and encoding, DTD, syntax, issuer,
-//! signature, ACS, replay), then answers from the SSO session or parks the
-//! request and sends the browser to the login page; `GET /saml/sso/resume`
-//! picks it up again.
+//! signature, replay, ACS and binding, Destination, freshness), then answers
+//! from the SSO session or parks the request and sends the browser to the login
+//! page; `GET /saml/sso/resume` picks it up again.
+//!
+//! Refusals up to and including replay get an error page: the request cannot be
+//! trusted, or (a replay) must not be answered. After that the SP is known and
+//! trusted, and refusals that are its own fault (a binding other than
+//! HTTP-POST, a wrong Destination, a stale IssueInstant) get a signed
+//! `Requester` error Response at its default registered ACS, with InResponseTo
+//! and RelayState, unless the request named an unregistered ACS (a page).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +29,7 @@ use crate::inbound::{self, BindingParams, InboundError};
 use crate::issue::{self, Pending};
 use crate::page;
 use crate::redirect_sig;
+use crate::response;
 use crate::sp::{Binding, ServiceProvider};
 use crate::state::{SamlData, SamlState};
 
@@ -137,28 +145,94 @@ pub(crate) fn verify_embedded(request: &AuthnRequest, xml: &str, cert: &[u8]) ->
     .is_ok()
 }
 
+/// Why a request from a known, trusted SP (registered Issuer, signature checked
+/// when required or present) is refused.
+enum Refusal {
+    /// Nothing goes to an ACS: the request could be pointing anywhere, or is a
+    /// replay.
+    Page(&'static str),
+    /// The SP's own fault: a signed `Requester` error Response with this
+    /// second-level code (SAML Core §3.2.2.2), posted to the SP's default
+    /// registered ACS, never to a URL from the request.
+    Status(&'static str, &'static str),
+}
+
 /// The ACS for a request, only ever one of the SP's registered endpoints
 /// (SAML Profiles §4.1.4.1; an open ACS would post assertions to an attacker).
-fn choose_acs<'a>(
-    sp: &'a ServiceProvider,
-    request: &AuthnRequest,
-) -> Result<&'a str, &'static str> {
+/// An ACS named by the request that is not registered is always a page, so no
+/// answer at all goes back for a request that points elsewhere.
+fn choose_acs<'a>(sp: &'a ServiceProvider, request: &AuthnRequest) -> Result<&'a str, Refusal> {
+    const UNREGISTERED: &str =
+        "The assertion consumer service is not registered for this application.";
+    let named = match (&request.acs_url, request.acs_index) {
+        (Some(_), Some(_)) => {
+            return Err(Refusal::Page(
+                "The request names both an ACS URL and an ACS index.",
+            ));
+        }
+        (Some(url), None) => Some(
+            sp.acs
+                .iter()
+                .find(|a| &a.url == url)
+                .ok_or(Refusal::Page(UNREGISTERED))?,
+        ),
+        (None, Some(index)) => Some(
+            sp.acs
+                .iter()
+                .find(|a| a.index == index)
+                .ok_or(Refusal::Page(UNREGISTERED))?,
+        ),
+        (None, None) => None,
+    };
     if let Some(binding) = &request.protocol_binding
         && binding != Binding::HttpPost.uri()
     {
-        return Err("usher answers over the HTTP-POST binding only.");
+        return Err(Refusal::Status(
+            response::STATUS_UNSUPPORTED_BINDING,
+            "usher answers over the HTTP-POST binding only.",
+        ));
     }
-    let acs = match (&request.acs_url, request.acs_index) {
-        (Some(_), Some(_)) => return Err("The request names both an ACS URL and an ACS index."),
-        (Some(url), None) => sp.acs.iter().find(|a| &a.url == url),
-        (None, Some(index)) => sp.acs.iter().find(|a| a.index == index),
-        (None, None) => sp.default_acs(),
+    let acs = match named {
+        Some(a) => a,
+        None => sp.default_acs().ok_or(Refusal::Page(UNREGISTERED))?,
     };
-    match acs {
-        Some(a) if a.binding == Binding::HttpPost => Ok(&a.url),
-        Some(_) => Err("That assertion consumer service does not use the HTTP-POST binding."),
-        None => Err("The assertion consumer service is not registered for this application."),
+    if acs.binding != Binding::HttpPost {
+        return Err(Refusal::Status(
+            response::STATUS_UNSUPPORTED_BINDING,
+            "That assertion consumer service does not use the HTTP-POST binding.",
+        ));
     }
+    Ok(&acs.url)
+}
+
+/// Answers a refusal of a request from a known, trusted SP: a page, or an
+/// error Response at the SP's default registered ACS (a page if it has none).
+async fn refuse(
+    state: &SamlState,
+    sp: &ServiceProvider,
+    request: &AuthnRequest,
+    params: &BindingParams,
+    refusal: Refusal,
+) -> HttpResponse {
+    const HEADING: &str = "Invalid sign-in request";
+    let (second, why) = match refusal {
+        Refusal::Page(why) => return page::bad_request(HEADING, why),
+        Refusal::Status(second, why) => (second, why),
+    };
+    let Some(acs) = sp.default_acs() else {
+        return page::bad_request(HEADING, why);
+    };
+    tracing::info!(sp = %sp.entity_id, request_id = %request.id, "SAML request refused: {why}");
+    let pending = Pending {
+        sp_entity_id: sp.entity_id.clone(),
+        acs_url: acs.url.clone(),
+        request_id: Some(request.id.clone()),
+        relay_state: params.relay_state.as_ref().map(|(v, _)| v.clone()),
+        force_authn: request.force_authn,
+        name_id_format: request.name_id_format.clone(),
+        since: state.deps.clock.now().unix_timestamp(),
+    };
+    issue::requester_error(state, sp, &pending, second).await
 }
 
 async fn handle(
@@ -208,22 +282,9 @@ async fn handle(
             return page::bad_request(HEADING, &format!("The request signature was refused: {e}."));
         }
     }
-    let acs_url = match choose_acs(sp, &request) {
-        Ok(url) => url.to_owned(),
-        Err(why) => return page::bad_request(HEADING, why),
-    };
-    // SAML Core §3.2.1: a Destination, when present, must be where it arrived.
-    if let Some(dest) = &request.destination
-        && *dest != state.settings.sso_url()
-    {
-        return page::bad_request(HEADING, "The request was meant for another destination.");
-    }
-    // The replay cache below remembers IDs for REPLAY_TTL, so older requests must
-    // be refused or a replay after the TTL would pass (Profiles §4.1.4.5).
-    if let Err(why) = fresh(&request.issue_instant, state.deps.clock.now()) {
-        return page::bad_request(HEADING, why);
-    }
-    // Replay: an AuthnRequest ID is accepted once per SP.
+    // The SP is known and trusted from here on. Replay first: an AuthnRequest ID
+    // is accepted once per SP, and a replay gets a page, never anything the SP
+    // could take as an answer to its request.
     let replay_key = format!(
         "saml-req:{}:{}",
         usher_core::random::digest(&sp.entity_id),
@@ -238,6 +299,26 @@ async fn handle(
         Ok(true) => {}
         Ok(false) => return page::bad_request(HEADING, "This sign-in request was already used."),
         Err(e) => return internal_error("the SAML replay cache failed", &e),
+    }
+    let acs_url = match choose_acs(sp, &request) {
+        Ok(url) => url.to_owned(),
+        Err(refusal) => return refuse(state, sp, &request, params, refusal).await,
+    };
+    // SAML Core §3.2.1: a Destination, when present, must be where it arrived.
+    if let Some(dest) = &request.destination
+        && *dest != state.settings.sso_url()
+    {
+        let refusal = Refusal::Status(
+            response::STATUS_REQUEST_UNSUPPORTED,
+            "The request was meant for another destination.",
+        );
+        return refuse(state, sp, &request, params, refusal).await;
+    }
+    // The replay cache above remembers IDs for REPLAY_TTL, so older requests must
+    // be refused or a replay after the TTL would pass (Profiles §4.1.4.5).
+    if let Err(why) = fresh(&request.issue_instant, state.deps.clock.now()) {
+        let refusal = Refusal::Status(response::STATUS_REQUEST_UNSUPPORTED, why);
+        return refuse(state, sp, &request, params, refusal).await;
     }
     let pending = Pending {
         sp_entity_id: sp.entity_id.clone(),

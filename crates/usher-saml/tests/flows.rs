@@ -229,13 +229,22 @@ async fn inactive_user_gets_request_denied() {
 }
 
 #[actix_web::test]
-async fn stale_authn_request_is_refused() {
+async fn stale_or_future_authn_request_is_refused_at_the_acs() {
+    // From a known SP: a signed Requester/RequestUnsupported error, no assertion.
     let idp = Idp::new(vec![sp()]).await;
-    let fresh = authn_request("_old", SP, "");
-    let xml = fresh.replace(&xml_issue_instant(&fresh), "2020-01-01T00:00:00Z");
-    let (status, body) = get(&idp, &redirect_uri(&xml), None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.contains("too old"));
+    for (id, at) in [
+        ("_old", "2020-01-01T00:00:00Z"),
+        ("_future", "2999-01-01T00:00:00Z"),
+    ] {
+        let fresh = authn_request(id, SP, "");
+        let xml = fresh.replace(&xml_issue_instant(&fresh), at);
+        let (status, body) = get(&idp, &redirect_uri(&xml), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let xml = posted_response(&body);
+        assert!(xml.contains(&format!("InResponseTo=\"{id}\"")), "{xml}");
+        assert!(xml.contains("status:Requester") && xml.contains("status:RequestUnsupported"));
+        assert!(!xml.contains("<saml:Assertion"));
+    }
 }
 
 fn xml_issue_instant(xml: &str) -> String {

@@ -376,3 +376,181 @@ async fn sha1_sigalg_is_refused() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("algorithm is not allowed"));
 }
+
+// Bad input (issue 4): refusals that are a known, trusted SP's own fault get a
+// signed Requester error Response at its default registered ACS; everything else
+// gets a page.
+
+const ARTIFACT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact";
+
+/// `authn_request` with its IssueInstant replaced.
+fn issued_at(xml: &str, at: time::OffsetDateTime) -> String {
+    let start = xml.find("IssueInstant=\"").expect("IssueInstant") + 14;
+    let end = start + xml[start..].find('"').expect("end");
+    let at = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats");
+    format!("{}{at}{}", &xml[..start], &xml[end..])
+}
+
+/// Asserts a 200 auto-post to the default ACS of a signed Requester error with
+/// `second`, in response to `id`, with RelayState `rs1`.
+async fn assert_requester_error(idp: &Idp, status: StatusCode, body: &str, id: &str, second: &str) {
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(&format!("action=\"{ACS}\"")), "{body}");
+    assert!(body.contains("name=\"RelayState\" value=\"rs1\""), "{body}");
+    let xml = posted_response(body);
+    assert!(xml.contains(&format!("InResponseTo=\"{id}\"")), "{xml}");
+    assert!(
+        xml.contains(
+            "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Requester\">\
+             <samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+        ) && xml.contains(&format!("status:{second}\"/>")),
+        "{xml}"
+    );
+    assert!(!xml.contains("<saml:Assertion"), "{xml}");
+    xmlsec_verify(&idp_cert(idp).await, &xml);
+}
+
+fn assert_page(status: StatusCode, body: &str) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        !body.contains("<form") && !body.contains("SAMLResponse"),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn wrong_protocol_binding_from_a_known_sp_gets_unsupported_binding() {
+    let idp = Idp::new(vec![sp()]).await;
+    let xml = authn_request("_wb", SP, &format!(" ProtocolBinding=\"{ARTIFACT}\""));
+    let (status, body) = get(&idp, &redirect_uri(&xml), None).await;
+    assert_requester_error(&idp, status, &body, "_wb", "UnsupportedBinding").await;
+}
+
+#[actix_web::test]
+async fn error_response_goes_to_the_default_acs_not_the_named_one() {
+    let mut sp = sp();
+    sp.acs.push(usher_saml::Acs {
+        url: "https://sp.example/acs2".into(),
+        binding: usher_saml::Binding::HttpPost,
+        index: 1,
+        default: false,
+    });
+    let idp = Idp::new(vec![sp]).await;
+    let xml = authn_request(
+        "_wb2",
+        SP,
+        &format!(
+            " ProtocolBinding=\"{ARTIFACT}\" \
+             AssertionConsumerServiceURL=\"https://sp.example/acs2\""
+        ),
+    );
+    let (status, body) = get(&idp, &redirect_uri(&xml), None).await;
+    assert_requester_error(&idp, status, &body, "_wb2", "UnsupportedBinding").await;
+    assert!(!body.contains("acs2"), "{body}");
+}
+
+#[actix_web::test]
+async fn stale_issue_instant_gets_request_unsupported() {
+    let idp = Idp::new(vec![sp()]).await;
+    let old = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let xml = issued_at(&authn_request("_old", SP, ""), old);
+    let (status, body) = get(&idp, &redirect_uri(&xml), None).await;
+    assert_requester_error(&idp, status, &body, "_old", "RequestUnsupported").await;
+}
+
+#[actix_web::test]
+async fn wrong_destination_gets_request_unsupported() {
+    let idp = Idp::new(vec![sp()]).await;
+    let xml = authn_request("_dst", SP, " Destination=\"https://other.example/sso\"");
+    let (status, body) = get(&idp, &redirect_uri(&xml), None).await;
+    assert_requester_error(&idp, status, &body, "_dst", "RequestUnsupported").await;
+}
+
+#[actix_web::test]
+async fn wrong_binding_with_an_unregistered_acs_url_gets_a_page() {
+    let idp = Idp::new(vec![sp()]).await;
+    let xml = authn_request(
+        "_wbu",
+        SP,
+        &format!(
+            " ProtocolBinding=\"{ARTIFACT}\" \
+             AssertionConsumerServiceURL=\"https://evil.example/acs\""
+        ),
+    );
+    let (status, body) = get(&idp, &redirect_uri(&xml), None).await;
+    assert_page(status, &body);
+}
+
+#[actix_web::test]
+async fn replayed_request_with_a_wrong_binding_gets_a_page_the_second_time() {
+    let idp = Idp::new(vec![sp()]).await;
+    let uri = redirect_uri(&authn_request(
+        "_wbr",
+        SP,
+        &format!(" ProtocolBinding=\"{ARTIFACT}\""),
+    ));
+    let (first, _) = get(&idp, &uri, None).await;
+    assert_eq!(first, StatusCode::OK);
+    let (second, body) = get(&idp, &uri, None).await;
+    assert_page(second, &body);
+    assert!(body.contains("already used"), "{body}");
+}
+
+#[actix_web::test]
+async fn wrong_binding_with_a_bad_signature_gets_a_page() {
+    let (sp, key) = signed_sp();
+    let idp = Idp::new(vec![sp]).await;
+    let uri = signed_uri(
+        &authn_request("_wbs", SP, &format!(" ProtocolBinding=\"{ARTIFACT}\"")),
+        &key,
+        RSA_SHA256,
+        MessageDigest::sha256(),
+    );
+    let (status, body) = get(&idp, &uri.replace("RelayState=rs", "RelayState=rt"), None).await;
+    assert_page(status, &body);
+}
+
+#[actix_web::test]
+async fn malformed_xml_gets_a_page() {
+    let idp = Idp::new(vec![sp()]).await;
+    let xml = authn_request("_mx", SP, "").replace("</samlp:AuthnRequest>", "");
+    let (status, body) = get(&idp, &redirect_uri(&xml), None).await;
+    assert_page(status, &body);
+}
+
+#[actix_web::test]
+async fn bad_base64_gets_a_page() {
+    let idp = Idp::new(vec![sp()]).await;
+    let (status, body) = get(&idp, "/saml/sso?SAMLRequest=%25%25not*base64!!", None).await;
+    assert_page(status, &body);
+    let (status, body) = post(&idp, "SAMLRequest=%25%25not*base64!!".into(), None).await;
+    assert_page(status, &body);
+}
+
+#[actix_web::test]
+async fn bad_deflate_gets_a_page() {
+    let idp = Idp::new(vec![sp()]).await;
+    // Valid base64 of the request as is, not deflated.
+    let raw = STANDARD.encode(authn_request("_nd", SP, ""));
+    let (status, body) = get(
+        &idp,
+        &format!("/saml/sso?SAMLRequest={}", urlencode(&raw)),
+        None,
+    )
+    .await;
+    assert_page(status, &body);
+}
+
+#[actix_web::test]
+async fn unknown_issuer_with_a_wrong_binding_gets_a_page() {
+    let idp = Idp::new(vec![sp()]).await;
+    let xml = authn_request(
+        "_ui",
+        "https://evil.example",
+        &format!(" ProtocolBinding=\"{ARTIFACT}\""),
+    );
+    let (status, body) = get(&idp, &redirect_uri(&xml), None).await;
+    assert_page(status, &body);
+}
