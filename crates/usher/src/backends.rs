@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actix_web::http::Uri;
-use usher_core::ports::{EphemeralStore, SystemClock};
+use usher_core::ports::{EphemeralStore, KeyStore, SystemClock};
 use usher_core::{Error, Result};
 use usher_store::{
     Database, KeyRing, KeyRingPolicy, MasterKey, MemoryEphemeralStore, RedisEphemeralStore,
@@ -22,8 +22,9 @@ pub struct Backends {
     pub ephemeral: Arc<dyn EphemeralStore>,
     /// `memory` or `redis`, for readiness reports.
     pub ephemeral_kind: &'static str,
-    /// Seals and opens private keys.
-    pub master: MasterKey,
+    /// Signing keys (private parts sealed under the master key), shared by the key
+    /// ring and every protocol front-end.
+    pub keys: Arc<dyn KeyStore>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -63,8 +64,8 @@ pub async fn open(config: &Config, master: &MasterKey) -> Result<Backends> {
             "memory",
         ),
     };
-    let keys = key_ring(config, &database, master);
-    let generated = keys.ensure_active_keys().await?;
+    let keys: Arc<dyn KeyStore> = Arc::new(database.key_store(master.clone()));
+    let generated = key_ring(config, keys.clone()).ensure_active_keys().await?;
     if !generated.is_empty() {
         tracing::info!(keys = ?generated, "generated signing keys");
     }
@@ -72,12 +73,12 @@ pub async fn open(config: &Config, master: &MasterKey) -> Result<Backends> {
         database,
         ephemeral,
         ephemeral_kind,
-        master: master.clone(),
+        keys,
     })
 }
 
-/// The key ring over `database`, with the policy from configuration.
-pub fn key_ring(config: &Config, database: &Database, master: &MasterKey) -> KeyRing {
+/// The key ring over `keys`, with the policy from configuration.
+pub fn key_ring(config: &Config, keys: Arc<dyn KeyStore>) -> KeyRing {
     let host = config
         .server
         .public_url
@@ -90,11 +91,7 @@ pub fn key_ring(config: &Config, database: &Database, master: &MasterKey) -> Key
         certificate_common_name: host,
         ..KeyRingPolicy::default()
     };
-    KeyRing::new(
-        Arc::new(database.key_store(master.clone())),
-        Arc::new(SystemClock),
-        policy,
-    )
+    KeyRing::new(keys, Arc::new(SystemClock), policy)
 }
 
 /// SQLite creates the database file (`mode=rwc`) but not its directory.

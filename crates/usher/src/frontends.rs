@@ -69,7 +69,7 @@ impl Frontends {
                 .collect(),
             OidcDeps {
                 directory: store.clone(),
-                keys: Arc::new(backends.database.key_store(backends.master.clone())),
+                keys: backends.keys.clone(),
                 ephemeral: backends.ephemeral.clone(),
                 sessions: sessions.clone(),
                 interactions: interactions.clone(),
@@ -96,7 +96,7 @@ impl Frontends {
             sps,
             SamlDeps {
                 directory: store.clone(),
-                keys: Arc::new(backends.database.key_store(backends.master.clone())),
+                keys: backends.keys.clone(),
                 ephemeral: backends.ephemeral.clone(),
                 sessions: sessions.clone(),
                 interactions: interactions.clone(),

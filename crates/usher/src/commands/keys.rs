@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use usher_core::NewAuditEntry;
 use usher_core::ports::{AuditLog, KeyAlgorithm, KeyStatus};
 
@@ -10,7 +12,7 @@ use crate::master_key;
 pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     let master = master_key::resolve(config)?;
     let database = backends::open_database(config).await?;
-    let ring = backends::key_ring(config, &database, &master);
+    let ring = backends::key_ring(config, Arc::new(database.key_store(master)));
     match command {
         KeysCommand::List => {
             let keys = ring.keys().await?;
@@ -68,8 +70,8 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                     .await?;
             }
             println!(
-                "running instances sign with the new keys once they reload them; the previous keys \
-                 stay in the JWKS and metadata meanwhile"
+                "running instances pick up the new keys within a minute (they re-read the key store \
+                 every 60 s); the previous keys stay in the JWKS and metadata meanwhile"
             );
         }
     }
