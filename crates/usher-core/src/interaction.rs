@@ -9,10 +9,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::ports::EphemeralStore;
-use crate::{Participant, Result, UserId, random, stash};
+use crate::{FederatedLogin, Participant, Result, UserId, random, stash};
 
 /// How long a user has to finish signing in or consenting.
 pub const INTERACTION_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// How long a verified upstream identity waits for `/login/federated`: the
+/// browser is redirected there at once.
+pub const FEDERATED_TTL: Duration = Duration::from_secs(5 * 60);
 
 /// How long a consent decision is remembered.
 pub const CONSENT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -157,6 +161,26 @@ impl Interactions {
     /// Forgets a login request once used.
     pub async fn finish_login(&self, id: &str) -> Result<()> {
         self.store.delete(&format!("login:{id}")).await.map(drop)
+    }
+
+    /// Parks a verified upstream identity; returns its id (the `t` parameter of
+    /// `/login/federated`).
+    pub async fn start_federated(&self, login: &FederatedLogin) -> Result<String> {
+        let id = random::token()?;
+        stash::put(
+            &*self.store,
+            &format!("federated:{id}"),
+            login,
+            FEDERATED_TTL,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Takes a parked upstream identity (once: a reloaded or replayed
+    /// `/login/federated` finds nothing).
+    pub async fn take_federated(&self, id: &str) -> Result<Option<FederatedLogin>> {
+        stash::take(&*self.store, &format!("federated:{id}")).await
     }
 
     /// Parks a logout request; returns its id (the `t` parameter of `/logout`).

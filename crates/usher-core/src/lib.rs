@@ -11,6 +11,7 @@ mod application;
 mod audit;
 mod error;
 mod event;
+mod federation;
 mod group;
 mod ids;
 mod interaction;
@@ -28,11 +29,12 @@ pub use application::{AccessPolicy, AppKind, Application, ApplicationUpdate, New
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use error::{Error, Result, UniqueKey};
 pub use event::{LifecycleEvent, OutboxEvent};
+pub use federation::{ExternalIdentity, FederatedLogin, UpstreamSession};
 pub use group::{Group, GroupUpdate, NewGroup};
 pub use ids::{ApplicationId, GroupId, UpstreamId, UserId};
 pub use interaction::{
-    CONSENT_TTL, ChainEnd, ConsentDecision, ConsentRequest, INTERACTION_TTL, Interactions,
-    LoginRequest, LogoutChain, LogoutRequest, PendingLogout,
+    CONSENT_TTL, ChainEnd, ConsentDecision, ConsentRequest, FEDERATED_TTL, INTERACTION_TTL,
+    Interactions, LoginRequest, LogoutChain, LogoutRequest, PendingLogout,
 };
 pub use link::{IdentityLink, NewIdentityLink};
 pub use page::{Page, PageRequest};
