@@ -141,6 +141,16 @@ fn in_response_to_attr(d: &Destination<'_>) -> String {
         .unwrap_or_default()
 }
 
+/// When the SP's own session must end: its configured lifetime from now, never
+/// past the SSO session's absolute end (an SP session outliving the SSO session
+/// would survive a timeout the user was promised).
+fn session_end(sp: &ServiceProvider, session: &SsoSession, now: OffsetDateTime) -> OffsetDateTime {
+    match sp.session_lifetime {
+        Some(lifetime) => (now + lifetime).min(session.expires_at),
+        None => session.expires_at,
+    }
+}
+
 /// A successful response, signed per `sp.sign`; returns the XML.
 pub fn success(
     d: &Destination<'_>,
@@ -193,7 +203,7 @@ ID=\"{assertion_id}\" Version=\"2.0\" IssueInstant=\"{now}\">\
         audience = escape(&d.sp.entity_id),
         auth_instant = instant(s.session.auth_time),
         sid = escape(&s.session.sid),
-        session_end = instant(s.session.expires_at),
+        session_end = instant(session_end(d.sp, s.session, now)),
         class = authn_class(s.session),
         attributes = attribute_statement(d.sp, s.user, s.groups),
     );

@@ -152,11 +152,16 @@ pub struct ServiceProvider {
     pub allow_idp_initiated: bool,
     /// How long its assertions are valid.
     pub assertion_lifetime: Duration,
+    /// How long the SP may keep its own session from this sign-in (the
+    /// AuthnStatement's `SessionNotOnOrAfter`, SAML Core §2.7.2), never past the
+    /// SSO session's absolute end; `None`: until that end.
+    pub session_lifetime: Option<Duration>,
 }
 
 impl ServiceProvider {
     /// An SP with one HTTP-POST ACS and defaults: sign the response, unspecified
-    /// NameID, no attributes, SP-initiated only, 5-minute assertions, no encryption.
+    /// NameID, no attributes, SP-initiated only, 5-minute assertions, SP sessions bounded only by the SSO
+    /// session, no encryption.
     pub fn new(entity_id: impl Into<String>, acs_url: impl Into<String>) -> Self {
         Self {
             entity_id: entity_id.into(),
@@ -175,6 +180,7 @@ impl ServiceProvider {
             attributes: Vec::new(),
             allow_idp_initiated: false,
             assertion_lifetime: Duration::from_secs(300),
+            session_lifetime: None,
         }
     }
 

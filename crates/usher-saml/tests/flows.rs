@@ -154,6 +154,46 @@ async fn sign_assertion_only_leaves_the_response_unsigned() {
     assert!(reduced.contains("Assertion"));
 }
 
+/// The instant in `attribute="..."` of the first element carrying it.
+fn xml_instant(xml: &str, attribute: &str) -> time::OffsetDateTime {
+    let start = xml.find(&format!("{attribute}=\"")).expect(attribute) + attribute.len() + 2;
+    let end = start + xml[start..].find('"').expect("closing quote");
+    time::OffsetDateTime::parse(
+        &xml[start..end],
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("an xs:dateTime")
+}
+
+#[actix_web::test]
+async fn session_not_on_or_after_follows_the_sp_session_lifetime() {
+    // Default: the SP may keep its session until the SSO session's absolute end.
+    let (_, xml) = response_for(sp(), async |_| {}).await;
+    let issued = xml_instant(&xml, "IssueInstant");
+    let default_end = xml_instant(&xml, "SessionNotOnOrAfter");
+    assert!(default_end - issued > time::Duration::hours(1), "{xml}");
+
+    // A per-SP lifetime shortens it, counted from the assertion.
+    let mut short = sp();
+    short.session_lifetime = Some(std::time::Duration::from_secs(600));
+    let (_, xml) = response_for(short, async |_| {}).await;
+    let lifetime = xml_instant(&xml, "SessionNotOnOrAfter") - xml_instant(&xml, "IssueInstant");
+    assert!(
+        (time::Duration::seconds(599)..=time::Duration::seconds(601)).contains(&lifetime),
+        "{lifetime}"
+    );
+
+    // A lifetime longer than the SSO session is capped at its end.
+    let mut long = sp();
+    long.session_lifetime = Some(std::time::Duration::from_secs(400 * 24 * 3600));
+    let (_, xml) = response_for(long, async |_| {}).await;
+    let capped = xml_instant(&xml, "SessionNotOnOrAfter") - xml_instant(&xml, "IssueInstant");
+    assert!(
+        capped <= default_end - issued + time::Duration::seconds(2),
+        "{capped}"
+    );
+}
+
 #[actix_web::test]
 async fn persistent_name_id_is_stable_and_differs_per_sp() {
     let mut a = sp();

@@ -349,6 +349,11 @@ fn service_provider_mistakes_name_the_key() {
             "metadata_refresh",
             "only applies",
         ),
+        (
+            "acs_urls = [\"https://sp.test/acs\"]\nsession_lifetime = \"10s\"",
+            "session_lifetime",
+            "at least 1m",
+        ),
     ];
     for (body, key, expected) in cases {
         let out = check(

@@ -62,6 +62,10 @@ pub struct SpConfig {
     /// Assertion lifetime (default 5 minutes).
     #[serde(default, with = "humantime_serde")]
     pub assertion_lifetime: Option<Duration>,
+    /// How long the SP may keep its session (`SessionNotOnOrAfter`); never past
+    /// the SSO session's end, which is also the default.
+    #[serde(default, with = "humantime_serde")]
+    pub session_lifetime: Option<Duration>,
 }
 
 /// How often SP metadata is re-read when `metadata_refresh` is not set.
@@ -107,6 +111,7 @@ struct Overrides {
     attributes: Option<Vec<(String, Claim)>>,
     allow_idp_initiated: bool,
     assertion_lifetime: Option<Duration>,
+    session_lifetime: Option<Duration>,
 }
 
 impl SamlConfig {
@@ -224,6 +229,7 @@ impl SpDeclaration {
         if let Some(lifetime) = o.assertion_lifetime {
             sp.assertion_lifetime = lifetime;
         }
+        sp.session_lifetime = o.session_lifetime;
         Ok(sp)
     }
 }
@@ -384,6 +390,16 @@ impl SpConfig {
                 "expected a duration up to 1h",
             ));
         }
+        if self
+            .session_lifetime
+            .is_some_and(|l| l < Duration::from_secs(60))
+        {
+            return Err(ConfigError::invalid(
+                &key("session_lifetime"),
+                "expected a duration of at least 1m (the SP's own session; it is \
+                 capped by the SSO session's lifetime anyway)",
+            ));
+        }
         Ok(Overrides {
             acs,
             slo_url: self.slo_url.clone(),
@@ -395,6 +411,7 @@ impl SpConfig {
             attributes,
             allow_idp_initiated: self.allow_idp_initiated,
             assertion_lifetime: self.assertion_lifetime,
+            session_lifetime: self.session_lifetime,
         })
     }
 }
