@@ -5,6 +5,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use openssl::pkey::{PKey, Private};
 use time::OffsetDateTime;
 use usher_core::ports::{Clock, KeyAlgorithm, KeyStatus, KeyStore, SigningKey};
 use usher_core::{Error, Result};
@@ -19,6 +20,8 @@ pub struct SamlKey {
     pub stored: SigningKey,
     /// Its certificate, DER.
     pub certificate: Vec<u8>,
+    /// The private key, parsed once per cache refresh rather than per signature.
+    pub pkey: Arc<PKey<Private>>,
 }
 
 struct Loaded {
@@ -62,9 +65,17 @@ impl KeyCache {
                 .filter(|k| k.algorithm == KeyAlgorithm::RS256)
                 .filter_map(|k| {
                     let certificate = k.certificate.clone()?;
+                    let pkey = match PKey::private_key_from_der(k.private_key.expose()) {
+                        Ok(pkey) => Arc::new(pkey),
+                        Err(e) => {
+                            tracing::error!(kid = %k.kid, error = %e, "a stored RS256 key cannot be read");
+                            return None;
+                        }
+                    };
                     Some(SamlKey {
                         stored: k,
                         certificate,
+                        pkey,
                     })
                 })
                 .collect(),

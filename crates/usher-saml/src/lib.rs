@@ -11,6 +11,7 @@
 //! `web::Data<OnceLock<Arc<SamlState>>>` and answer 503 until it is set.
 
 mod authn_request;
+mod c14n;
 mod encrypt;
 mod inbound;
 mod init;

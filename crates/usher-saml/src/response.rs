@@ -208,7 +208,7 @@ ID=\"{assertion_id}\" Version=\"2.0\" IssueInstant=\"{now}\">\
         attributes = attribute_statement(d.sp, s.user, s.groups),
     );
     let assertion = if sign_assertion {
-        sign::sign(&assertion, key.stored.private_key.expose())?
+        sign::sign(&assertion, key)?
     } else {
         assertion
     };
@@ -277,7 +277,7 @@ IssueInstant=\"{now}\" Destination=\"{acs}\"{irt}><saml:Issuer>{issuer}</saml:Is
         issuer = escape(d.issuer),
     );
     match sign_with {
-        Some(k) => sign::sign(&xml, k.stored.private_key.expose()),
+        Some(k) => sign::sign(&xml, k),
         None => Ok(xml),
     }
 }

@@ -1,12 +1,21 @@
 //! Enveloped XML signatures (XML-DSig §6.6.4) with RSA-SHA256 and exclusive
-//! canonicalization, made by xmlsec through samael. The template has exactly one
-//! Reference, to the signed element's own ID, and sits right after its Issuer
-//! (the schema order of SAML Core §2.3.3 and §3.2.2).
+//! canonicalization. The template has exactly one Reference, to the signed
+//! element's own ID, and sits right after its Issuer (the schema order of SAML
+//! Core §2.3.3 and §3.2.2).
+//!
+//! usher signs only documents it wrote, so it canonicalizes them itself (c14n.rs)
+//! and signs with the key parsed once per key-cache refresh, instead of a DOM parse
+//! and a key import in xmlsec per signature. The signatures are verified by xmlsec
+//! in the tests and by python3-saml in the interop suite.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use samael::crypto::{Crypto, CryptoProvider};
+use openssl::hash::MessageDigest;
+use openssl::sha::sha256;
 use usher_core::{Error, Result};
+
+use crate::c14n;
+use crate::keys::SamlKey;
 
 /// The `<ds:Signature>` template for the element whose `ID` is `id`.
 pub fn template(id: &str, certificate_der: &[u8]) -> String {
@@ -26,15 +35,67 @@ pub fn template(id: &str, certificate_der: &[u8]) -> String {
     )
 }
 
-/// Signs the first (in document order) signature template of `xml` with
-/// `private_key_der` (PKCS#8); returns the document without its XML declaration,
-/// ready to embed or send.
-pub fn sign(xml: &str, private_key_der: &[u8]) -> Result<String> {
-    let signed = Crypto::sign_xml(xml, private_key_der)
-        .map_err(|e| Error::Internal(format!("signing a SAML document failed: {e}")))?;
-    let body = match signed.strip_prefix("<?xml") {
-        Some(rest) => rest.split_once("?>").map_or(rest, |(_, b)| b),
-        None => &signed,
-    };
-    Ok(body.trim().to_owned())
+const SIGNATURE_START: &str = "<ds:Signature ";
+const SIGNATURE_END: &str = "</ds:Signature>";
+const DIGEST_SLOT: &str = "<ds:DigestValue></ds:DigestValue>";
+const VALUE_SLOT: &str = "<ds:SignatureValue></ds:SignatureValue>";
+
+fn broken(what: &str) -> Error {
+    Error::Internal(format!("signing a SAML document: {what}"))
+}
+
+/// Fills `slot` (an empty element) at or after byte `from` of `xml` with `value`.
+fn fill(xml: &mut String, from: usize, slot: &str, value: &str) -> Result<()> {
+    let at = from + xml[from..].find(slot).ok_or_else(|| broken("no slot"))?;
+    let inner = at + slot.find("></").ok_or_else(|| broken("bad slot"))? + 1;
+    xml.insert_str(inner, value);
+    Ok(())
+}
+
+/// Signs the first (in document order) signature template of `xml` with `key`;
+/// returns the signed document.
+pub fn sign(xml: &str, key: &SamlKey) -> Result<String> {
+    let start = xml
+        .find(SIGNATURE_START)
+        .ok_or_else(|| broken("no template"))?;
+    let end = start
+        + xml[start..]
+            .find(SIGNATURE_END)
+            .ok_or_else(|| broken("an unterminated template"))?
+        + SIGNATURE_END.len();
+    let template = &xml[start..end];
+    let uri = template
+        .find("URI=\"#")
+        .map(|at| &template[at + 6..])
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(id, _)| id)
+        .ok_or_else(|| broken("no Reference"))?;
+    // The signed element: the one whose ID the Reference names. IDs are 256-bit
+    // random tokens, so the attribute text occurs once.
+    let id_attr = format!(" ID=\"{uri}\"");
+    let apex = xml
+        .find(&id_attr)
+        .and_then(|at| xml[..at].rfind('<'))
+        .ok_or_else(|| broken("the referenced element is missing"))?;
+
+    let digest = sha256(c14n::exclusive(xml, apex, Some(start..end))?.as_bytes());
+    let mut signed = xml.to_owned();
+    fill(&mut signed, start, DIGEST_SLOT, &STANDARD.encode(digest))?;
+    let signed_info = start
+        + signed[start..]
+            .find("<ds:SignedInfo>")
+            .ok_or_else(|| broken("no SignedInfo"))?;
+    let canonical = c14n::exclusive(&signed, signed_info, None)?;
+    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &key.pkey)
+        .map_err(|e| broken(&e.to_string()))?;
+    let value = signer
+        .sign_oneshot_to_vec(canonical.as_bytes())
+        .map_err(|e| broken(&e.to_string()))?;
+    fill(
+        &mut signed,
+        signed_info,
+        VALUE_SLOT,
+        &STANDARD.encode(value),
+    )?;
+    Ok(signed)
 }

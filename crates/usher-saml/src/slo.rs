@@ -300,7 +300,7 @@ IssueInstant=\"{instant}\" Destination=\"{dest}\" InResponseTo=\"{irt}\">\
     );
     match binding {
         Binding::HttpPost => {
-            let signed = sign::sign(&xml, key.stored.private_key.expose())?;
+            let signed = sign::sign(&xml, &key)?;
             Ok(page::post_form(
                 slo_url,
                 &STANDARD.encode(signed),

@@ -12,6 +12,9 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // A literal CR would be turned into LF by the receiving parser (XML 1.0
+            // §2.11); a reference survives, and signatures stay consistent.
+            '\r' => out.push_str("&#xD;"),
             // Characters XML 1.0 forbids are dropped rather than emitted.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
             c => out.push(c),

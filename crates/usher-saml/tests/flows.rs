@@ -249,6 +249,51 @@ async fn email_name_id_and_multi_valued_groups() {
     ));
 }
 
+/// usher canonicalizes what it signs itself (c14n.rs): values with markup,
+/// quotes, tabs, line breaks, a CR and non-ASCII text, in the assertion and the
+/// response, in a signature nested in a signed parent, must verify in xmlsec.
+#[actix_web::test]
+async fn signatures_over_awkward_values_verify_in_xmlsec() {
+    let mut s = sp();
+    s.sign = SignWhat::Both;
+    s.attributes.push(("givenName".into(), Claim::GivenName));
+    s.attributes.push(("groups".into(), Claim::Groups));
+    let (idp, xml) = response_for(s, async |idp| {
+        let dir = &idp.state.deps.directory;
+        let update = UserUpdate {
+            given_name: Some(Some("tab\there\r\nnext 'q' \"d\" <&> ünïcødé 名前".into())),
+            ..UserUpdate::default()
+        };
+        dir.update_user(idp.user.id, update).await.expect("updated");
+        let group = dir
+            .create_group(NewGroup::named("a&b <c> \"d\""))
+            .await
+            .expect("group");
+        dir.add_member(group.id, idp.user.id).await.expect("member");
+    })
+    .await;
+    assert!(xml.contains("&#xD;"), "a CR travels as a reference: {xml}");
+    let cert = idp_cert(&idp).await;
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        &xml,
+        &[CertificateDer::from(cert)],
+        ReduceMode::ValidateAndMarkNoAncestors,
+        Some(&[AllowedSignatureAlgorithm::RsaSha256]),
+    )
+    .expect("both signatures verify");
+    let tampered = xml.replace("ünïcødé", "unicode");
+    assert!(
+        Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            &tampered,
+            &[CertificateDer::from(idp_cert(&idp).await)],
+            ReduceMode::ValidateAndMarkNoAncestors,
+            Some(&[AllowedSignatureAlgorithm::RsaSha256]),
+        )
+        .is_err(),
+        "a changed value breaks the signature"
+    );
+}
+
 #[actix_web::test]
 async fn inactive_user_gets_request_denied() {
     let (_, xml) = response_for(sp(), async |idp| {
