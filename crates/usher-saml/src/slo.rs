@@ -22,7 +22,6 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use futures_util::StreamExt;
 use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use usher_core::{ChainEnd, LogoutChain, Participant, SsoSession};
 
@@ -351,9 +350,7 @@ pub(crate) fn signed_query(
     }
     query.push_str("&SigAlg=");
     query.push_str(&encode(RSA_SHA256));
-    let pkey =
-        PKey::private_key_from_der(key.stored.private_key.expose()).map_err(|e| internal(&e))?;
-    let signature = Signer::new(MessageDigest::sha256(), &pkey)
+    let signature = Signer::new(MessageDigest::sha256(), &key.pkey)
         .and_then(|mut s| {
             s.update(query.as_bytes())?;
             s.sign_to_vec()
