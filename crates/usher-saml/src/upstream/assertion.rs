@@ -109,7 +109,12 @@ pub fn read(el: &Element) -> Result<Assertion, Rejection> {
     a.name_id_format = name_id.attr("Format").map(str::to_owned);
     for sc in subject.children_named(ASSERTION, "SubjectConfirmation") {
         let data = sc.only_child(ASSERTION, "SubjectConfirmationData")?;
-        let get = |k: &str| data.and_then(|d| d.attr(k)).map(str::to_owned);
+        // Empty values count as absent (see `structure::read_wrapper`).
+        let get = |k: &str| {
+            data.and_then(|d| d.attr(k))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
         a.confirmations.push(Confirmation {
             method: sc.attr("Method").unwrap_or_default().to_owned(),
             recipient: get("Recipient"),

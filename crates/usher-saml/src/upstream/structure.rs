@@ -28,6 +28,23 @@ const ALLOWED_TRANSFORMS: [&str; 3] = [
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
 ];
 
+/// SignatureMethods accepted (NIST SP 800-131A: no SHA-1, no DSA).
+pub const SIGNATURE_METHODS: [&str; 6] = [
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+];
+
+/// DigestMethods accepted.
+pub const DIGEST_METHODS: [&str; 3] = [
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+];
+
 /// The Response element's own fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Wrapper {
@@ -98,7 +115,12 @@ pub fn read_wrapper(root: &Element) -> Result<Wrapper, Rejection> {
     Ok(Wrapper {
         id: id.to_owned(),
         destination: root.attr("Destination").map(str::to_owned),
-        in_response_to: root.attr("InResponseTo").map(str::to_owned),
+        // An empty InResponseTo (samlify's default template when unsolicited) is
+        // no InResponseTo: the response is unsolicited.
+        in_response_to: root
+            .attr("InResponseTo")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
         issue_instant: issue_instant.to_owned(),
         issuer,
         status: code
@@ -193,6 +215,14 @@ fn check_signature(sig: &Element, parent_id: &str) -> Result<(), Rejection> {
     let signed_info = sig
         .only_child(DSIG, "SignedInfo")?
         .ok_or(shape("a signature has no SignedInfo"))?;
+    // Algorithms first, so a downgrade is named as such (xmlsec's allow-list in
+    // `verify` enforces the same again).
+    let method = signed_info
+        .only_child(DSIG, "SignatureMethod")?
+        .and_then(|m| m.attr("Algorithm"));
+    if !method.is_some_and(|m| SIGNATURE_METHODS.contains(&m)) {
+        return Err(Rejection::WeakAlgorithm);
+    }
     let references: Vec<&Element> = signed_info.children_named(DSIG, "Reference").collect();
     let [reference] = references.as_slice() else {
         return Err(shape("a signature must have exactly one Reference"));
@@ -201,6 +231,12 @@ fn check_signature(sig: &Element, parent_id: &str) -> Result<(), Rejection> {
         return Err(shape(
             "the signature's Reference does not name its parent element",
         ));
+    }
+    let digest = reference
+        .only_child(DSIG, "DigestMethod")?
+        .and_then(|m| m.attr("Algorithm"));
+    if !digest.is_some_and(|d| DIGEST_METHODS.contains(&d)) {
+        return Err(Rejection::WeakAlgorithm);
     }
     if let Some(transforms) = reference.only_child(DSIG, "Transforms")? {
         for t in transforms.elements() {
