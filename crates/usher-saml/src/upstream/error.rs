@@ -31,10 +31,15 @@ pub enum Rejection {
     /// Required signature absent (signature stripping).
     #[error("the response is not signed as this sign-in option requires: {0}")]
     Unsigned(&'static str),
-    /// Verification failed: wrong key (a certificate in KeyInfo is never
-    /// trusted), altered content, or a refused algorithm (SHA-1).
+    /// A signature or digest algorithm off the allow-list (SHA-1 downgrade).
     #[error(
-        "the response's signature does not verify with the identity provider's configured certificate, or uses a refused algorithm (RSA-SHA256 or better is required)"
+        "the response is signed with a refused algorithm: RSA or ECDSA with SHA-256 or better is required"
+    )]
+    WeakAlgorithm,
+    /// Verification failed: wrong key (a certificate in KeyInfo is never
+    /// trusted) or altered content.
+    #[error(
+        "the response's signature does not verify with the identity provider's configured certificate"
     )]
     BadSignature,
     /// Issuer is not the configured IdP.

@@ -79,7 +79,7 @@ async function main() {
     const id = idp.entitySetting.generateID();
     const now = new Date();
     const later = new Date(now.getTime() + 5 * 60 * 1000);
-    const acs = sp.entityMeta.getAssertionConsumerService(saml.Constants.namespace.binding.post);
+    const acs = sp.entityMeta.getAssertionConsumerService('post');
     const values = {
       ID: id,
       AssertionID: idp.entitySetting.generateID(),

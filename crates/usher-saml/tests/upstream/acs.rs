@@ -57,9 +57,7 @@ async fn signed_assertion_is_accepted_and_the_identity_parked() {
         id.upstream_session,
         Some(UpstreamSession::Saml {
             name_id: "alice@corp.example".into(),
-            name_id_format: Some(
-                "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into()
-            ),
+            name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into()),
             session_index: Some(format!("_s{}", r.assertion_id)),
         })
     );
@@ -76,7 +74,10 @@ async fn signed_response_and_doubly_signed_response_are_accepted() {
     let (s, r) = solicited(&sp).await;
     let a = post_for(&sp, &s, &r.signed_response()).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    assert_eq!(sp.parked(&a.location).await.identity.subject, "alice@corp.example");
+    assert_eq!(
+        sp.parked(&a.location).await.identity.subject,
+        "alice@corp.example"
+    );
     let (s, r) = solicited(&sp).await;
     let a = post_for(&sp, &s, &r.signed_both()).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
@@ -104,7 +105,10 @@ async fn start_with_a_parked_login_hands_it_back() {
     };
     let a = post_for(&sp, &s, &r.signed_assertion()).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    assert_eq!(sp.parked(&a.location).await.login.as_deref(), Some(t.as_str()));
+    assert_eq!(
+        sp.parked(&a.location).await.login.as_deref(),
+        Some(t.as_str())
+    );
 }
 
 #[actix_web::test]
@@ -211,7 +215,11 @@ async fn xsw_signature_moved_to_reference_the_evil_assertion_is_refused() {
     .assertion(None)
     .replacen("</saml:Issuer>", &format!("</saml:Issuer>{signature}"), 1);
     let a = post_for(&sp, &s, &r.response(&evil, None)).await;
-    refused(&a, StatusCode::BAD_REQUEST, "does not name its parent element");
+    refused(
+        &a,
+        StatusCode::BAD_REQUEST,
+        "does not name its parent element",
+    );
 }
 
 #[actix_web::test]
@@ -238,9 +246,11 @@ async fn xsw1_signed_response_moved_into_signature_object_is_refused() {
         name_id: "admin@corp.example".into(),
         ..r.clone()
     };
-    let xml = evil
-        .response(&evil.assertion(None), None)
-        .replacen("</saml:Issuer>", &format!("</saml:Issuer>{signature_with_object}"), 1);
+    let xml = evil.response(&evil.assertion(None), None).replacen(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer>{signature_with_object}"),
+        1,
+    );
     let a = post_for(&sp, &s, &xml).await;
     refused(&a, StatusCode::BAD_REQUEST, "exactly one assertion");
 }
@@ -249,9 +259,10 @@ async fn xsw1_signed_response_moved_into_signature_object_is_refused() {
 async fn altered_signed_assertion_does_not_verify() {
     let sp = Sp::new(settings()).await;
     let (s, r) = solicited(&sp).await;
-    let xml = r
-        .signed_assertion()
-        .replace("alice@corp.example</saml:NameID>", "admin@corp.example</saml:NameID>");
+    let xml = r.signed_assertion().replace(
+        "alice@corp.example</saml:NameID>",
+        "admin@corp.example</saml:NameID>",
+    );
     let a = post_for(&sp, &s, &xml).await;
     refused(&a, StatusCode::BAD_REQUEST, "does not verify");
 }
@@ -385,14 +396,20 @@ async fn replayed_solicited_response_is_refused() {
     let xml = r.signed_assertion();
     assert_eq!(post_for(&sp, &s, &xml).await.status, StatusCode::SEE_OTHER);
     let again = post_for(&sp, &s, &xml).await;
-    refused(&again, StatusCode::BAD_REQUEST, "does not answer a sign-in started in this browser");
+    refused(
+        &again,
+        StatusCode::BAD_REQUEST,
+        "does not answer a sign-in started in this browser",
+    );
 }
 
 #[actix_web::test]
 async fn replay_cache_unavailable_fails_closed() {
     let store = Arc::new(ReplayCacheDown(MemoryEphemeralStore::new(1000)));
     let sp = Sp::with(allow_idp_initiated(), true, Some(store)).await;
-    let a = sp.post(&Resp::default().signed_assertion(), None, None).await;
+    let a = sp
+        .post(&Resp::default().signed_assertion(), None, None)
+        .await;
     refused(&a, StatusCode::SERVICE_UNAVAILABLE, "try again in a moment");
 }
 
@@ -493,7 +510,9 @@ async fn unknown_in_response_to_is_refused() {
     refused(&a, StatusCode::BAD_REQUEST, "started in this browser");
     // Without the SP cookie at all.
     let (s, r) = solicited(&sp).await;
-    let a = sp.post(&r.signed_assertion(), Some(&s.relay_state), None).await;
+    let a = sp
+        .post(&r.signed_assertion(), Some(&s.relay_state), None)
+        .await;
     refused(&a, StatusCode::BAD_REQUEST, "started in this browser");
 }
 
@@ -534,7 +553,11 @@ async fn relay_state_changed_is_refused() {
     let sp = Sp::new(settings()).await;
     let (s, r) = solicited(&sp).await;
     let a = sp
-        .post(&r.signed_assertion(), Some("https://evil.example/"), Some(&s.browser))
+        .post(
+            &r.signed_assertion(),
+            Some("https://evil.example/"),
+            Some(&s.browser),
+        )
         .await;
     refused(&a, StatusCode::BAD_REQUEST, "RelayState");
 }
@@ -542,18 +565,31 @@ async fn relay_state_changed_is_refused() {
 #[actix_web::test]
 async fn unsolicited_response_when_not_allowed_is_refused() {
     let sp = Sp::new(settings()).await;
-    let a = sp.post(&Resp::default().signed_assertion(), None, None).await;
-    refused(&a, StatusCode::BAD_REQUEST, "started at the identity provider is not allowed");
+    let a = sp
+        .post(&Resp::default().signed_assertion(), None, None)
+        .await;
+    refused(
+        &a,
+        StatusCode::BAD_REQUEST,
+        "started at the identity provider is not allowed",
+    );
 }
 
 #[actix_web::test]
 async fn unsolicited_response_when_allowed_is_parked_without_a_login() {
     let sp = Sp::new(allow_idp_initiated()).await;
     let a = sp
-        .post(&Resp::default().signed_assertion(), Some("https://evil.example/"), None)
+        .post(
+            &Resp::default().signed_assertion(),
+            Some("https://evil.example/"),
+            None,
+        )
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    assert!(a.location.starts_with("/login/federated?t="), "never the RelayState");
+    assert!(
+        a.location.starts_with("/login/federated?t="),
+        "never the RelayState"
+    );
     let parked = sp.parked(&a.location).await;
     assert_eq!(parked.login, None);
     assert_eq!(parked.identity.subject, "alice@corp.example");
@@ -562,7 +598,9 @@ async fn unsolicited_response_when_allowed_is_parked_without_a_login() {
 #[actix_web::test]
 async fn disabled_upstream_accepts_nothing() {
     let sp = Sp::with(allow_idp_initiated(), false, None).await;
-    let a = sp.post(&Resp::default().signed_assertion(), None, None).await;
+    let a = sp
+        .post(&Resp::default().signed_assertion(), None, None)
+        .await;
     refused(&a, StatusCode::FORBIDDEN, "disabled");
     let a = sp.get("/federation/corp/saml/start", None).await;
     refused(&a, StatusCode::FORBIDDEN, "disabled");
@@ -587,11 +625,17 @@ async fn error_status_from_the_idp_gets_a_page() {
 async fn malformed_input_is_refused_without_a_500() {
     let sp = Sp::new(settings()).await;
     for (form, why) in [
-        ("RelayState=x".to_owned(), "SAMLResponse parameter is missing"),
+        (
+            "RelayState=x".to_owned(),
+            "SAMLResponse parameter is missing",
+        ),
         ("SAMLResponse=%%%".to_owned(), "not correctly encoded"),
         ("SAMLResponse=bm90IHhtbA%3D%3D".to_owned(), "malformed"),
         ("SAMLResponse=a&SAMLResponse=b".to_owned(), "more than once"),
-        ("SAMLResponse=PGEvPg%3D%3D&SigAlg=x".to_owned(), "Redirect binding"),
+        (
+            "SAMLResponse=PGEvPg%3D%3D&SigAlg=x".to_owned(),
+            "Redirect binding",
+        ),
     ] {
         let a = sp.post_form(form, None).await;
         refused(&a, StatusCode::BAD_REQUEST, why);
@@ -609,4 +653,30 @@ async fn unknown_upstream_gets_a_404_page() {
     let a = sp.get("/federation/nope/saml/start", None).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert!(a.body.contains("does not exist"));
+}
+
+#[actix_web::test]
+async fn replaced_upstream_trusts_only_its_new_certificate() {
+    // Metadata re-read with a rolled-over IdP key: the registry swaps the
+    // upstream whole, and responses signed with the old key stop verifying.
+    let sp = Sp::new(settings()).await;
+    let who = usher_saml::UpstreamIdentity {
+        id: usher_core::UpstreamId::parse(UPSTREAM).expect("id"),
+        display_name: "Corp SSO".into(),
+        enabled: true,
+        public_url: PUBLIC_URL.into(),
+    };
+    let rolled = usher_saml::SamlUpstreamSettings {
+        certificates: vec![attacker().cert_pem()],
+        ..settings()
+    }
+    .resolve(&who, None, &[])
+    .expect("resolves");
+    sp.state.replace_upstream(rolled);
+    let (s, r) = solicited(&sp).await;
+    let a = post_for(&sp, &s, &r.signed_assertion()).await;
+    refused(&a, StatusCode::BAD_REQUEST, "configured certificate");
+    let (s, r) = solicited(&sp).await;
+    let a = post_for(&sp, &s, &r.signed_assertion_by(attacker())).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
 }

@@ -46,13 +46,20 @@ fn metadata_gives_entity_endpoints_and_signing_certificates_only() {
     assert_eq!(md.entity_id, IDP_ENTITY);
     assert_eq!(md.signing_certificates, vec![idp().cert_der.clone()]);
     let u = SamlUpstreamSettings::default()
-        .resolve(&who(), Some(&metadata(&format!("{POST_SSO}{REDIRECT_SSO}"), true)), &[])
+        .resolve(
+            &who(),
+            Some(&metadata(&format!("{POST_SSO}{REDIRECT_SSO}"), true)),
+            &[],
+        )
         .expect("resolves");
     // Redirect preferred; our URLs derived from the public URL and the id.
     assert_eq!(u.sso_binding, Binding::HttpRedirect);
     assert_eq!(u.sso_url, "https://idp.corp.test/redirect");
     assert_eq!(u.acs_url, "https://usher.test/federation/partner/saml/acs");
-    assert_eq!(u.sp_entity_id, "https://usher.test/federation/partner/saml/metadata");
+    assert_eq!(
+        u.sp_entity_id,
+        "https://usher.test/federation/partner/saml/metadata"
+    );
     // POST when that is all the IdP has.
     let u = SamlUpstreamSettings::default()
         .resolve(&who(), Some(&metadata(POST_SSO, true)), &[])
@@ -90,7 +97,11 @@ fn metadata_for_another_entity_or_with_a_doctype_is_refused() {
         idp_entity_id: Some("https://someone-else.example".into()),
         ..SamlUpstreamSettings::default()
     };
-    assert!(other.resolve(&who(), Some(&metadata(REDIRECT_SSO, true)), &[]).is_err());
+    assert!(
+        other
+            .resolve(&who(), Some(&metadata(REDIRECT_SSO, true)), &[])
+            .is_err()
+    );
     let dtd = format!("<!DOCTYPE x>{}", metadata(REDIRECT_SSO, true));
     assert!(parse_idp_metadata(&dtd, None).is_err());
     let skew = SamlUpstreamSettings {

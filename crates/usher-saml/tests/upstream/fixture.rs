@@ -56,8 +56,10 @@ impl Signer {
         b.set_subject_name(&name).expect("subject");
         b.set_issuer_name(&name).expect("issuer");
         b.set_pubkey(&pkey).expect("pubkey");
-        b.set_not_before(&Asn1Time::days_from_now(0).expect("t")).expect("nb");
-        b.set_not_after(&Asn1Time::days_from_now(2).expect("t")).expect("na");
+        b.set_not_before(&Asn1Time::days_from_now(0).expect("t"))
+            .expect("nb");
+        b.set_not_after(&Asn1Time::days_from_now(2).expect("t"))
+            .expect("na");
         b.sign(&pkey, MessageDigest::sha256()).expect("sign");
         Self {
             key_der: pkey.private_key_to_pkcs8().expect("pkcs8"),
@@ -93,7 +95,11 @@ impl Signer {
     pub fn sign(&self, xml: &str) -> String {
         let signed = Crypto::sign_xml(xml, &self.key_der).expect("xmlsec signs");
         match signed.strip_prefix("<?xml") {
-            Some(rest) => rest.split_once("?>").map_or(rest, |(_, b)| b).trim().to_owned(),
+            Some(rest) => rest
+                .split_once("?>")
+                .map_or(rest, |(_, b)| b)
+                .trim()
+                .to_owned(),
             None => signed.trim().to_owned(),
         }
     }
@@ -171,7 +177,9 @@ fn unique() -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
 }
 
 impl Resp {
@@ -203,7 +211,10 @@ impl Resp {
                     .iter()
                     .map(|v| format!("<saml:AttributeValue>{}</saml:AttributeValue>", esc(v)))
                     .collect();
-                format!("<saml:Attribute Name=\"{}\">{vs}</saml:Attribute>", esc(name))
+                format!(
+                    "<saml:Attribute Name=\"{}\">{vs}</saml:Attribute>",
+                    esc(name)
+                )
             })
             .collect();
         format!(
@@ -293,7 +304,12 @@ impl EphemeralStore for ReplayCacheDown {
     async fn take(&self, k: &str) -> usher_core::Result<Option<Vec<u8>>> {
         self.0.take(k).await
     }
-    async fn put_if_absent(&self, _: &str, _: &[u8], _: std::time::Duration) -> usher_core::Result<bool> {
+    async fn put_if_absent(
+        &self,
+        _: &str,
+        _: &[u8],
+        _: std::time::Duration,
+    ) -> usher_core::Result<bool> {
         Err(usher_core::Error::Unavailable("connection refused".into()))
     }
     async fn increment(&self, k: &str, t: std::time::Duration) -> usher_core::Result<u64> {
@@ -361,15 +377,16 @@ impl Sp {
         ephemeral: Option<Arc<dyn EphemeralStore>>,
     ) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let db = Database::connect("sqlite::memory:").await.expect("SQLite opens");
+        let db = Database::connect("sqlite::memory:")
+            .await
+            .expect("SQLite opens");
         db.migrate().await.expect("migrations run");
         let keys: Arc<dyn KeyStore> = Arc::new(db.key_store(MasterKey::generate()));
         KeyRing::new(keys.clone(), clock.clone(), KeyRingPolicy::default())
             .ensure_active_keys()
             .await
             .expect("keys generated");
-        let ephemeral =
-            ephemeral.unwrap_or_else(|| Arc::new(MemoryEphemeralStore::new(10_000)));
+        let ephemeral = ephemeral.unwrap_or_else(|| Arc::new(MemoryEphemeralStore::new(10_000)));
         let who = UpstreamIdentity {
             id: UpstreamId::parse(UPSTREAM).expect("id"),
             display_name: "Corp SSO".into(),
@@ -394,7 +411,9 @@ impl Sp {
 
     pub async fn get(&self, uri: &str, browser: Option<&str>) -> Answer {
         let app = test::init_service(
-            App::new().app_data(self.data.clone()).configure(configure_upstreams),
+            App::new()
+                .app_data(self.data.clone())
+                .configure(configure_upstreams),
         )
         .await;
         let mut req = test::TestRequest::get().uri(uri);
@@ -407,7 +426,9 @@ impl Sp {
     /// Posts `form` (already encoded) to the ACS.
     pub async fn post_form(&self, form: String, browser: Option<&str>) -> Answer {
         let app = test::init_service(
-            App::new().app_data(self.data.clone()).configure(configure_upstreams),
+            App::new()
+                .app_data(self.data.clone())
+                .configure(configure_upstreams),
         )
         .await;
         let mut req = test::TestRequest::post()
@@ -421,7 +442,12 @@ impl Sp {
     }
 
     /// Posts `xml` as SAMLResponse (with `relay_state`) to the ACS.
-    pub async fn post(&self, xml: &str, relay_state: Option<&str>, browser: Option<&str>) -> Answer {
+    pub async fn post(
+        &self,
+        xml: &str,
+        relay_state: Option<&str>,
+        browser: Option<&str>,
+    ) -> Answer {
         let mut form = format!("SAMLResponse={}", urlencode(&STANDARD.encode(xml)));
         if let Some(r) = relay_state {
             form.push_str(&format!("&RelayState={}", urlencode(r)));
@@ -540,6 +566,10 @@ pub fn urldecode(s: &str) -> String {
 pub fn refused(a: &Answer, status: StatusCode, why: &str) {
     assert_eq!(a.status, status, "{}", a.body);
     assert!(a.location.is_empty(), "a refusal never redirects");
-    assert!(a.body.contains("Sign-in with Corp SSO failed"), "{}", a.body);
+    assert!(
+        a.body.contains("Sign-in with Corp SSO failed"),
+        "{}",
+        a.body
+    );
     assert!(a.body.contains(why), "expected {why:?} in {}", a.body);
 }

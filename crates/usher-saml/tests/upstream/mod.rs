@@ -4,4 +4,5 @@
 mod acs;
 mod config;
 mod fixture;
+mod interop;
 mod start;

@@ -27,7 +27,11 @@ async fn sp_metadata_names_entity_acs_and_signing_certificate() {
     let sp = Sp::new(settings()).await;
     let md = sp.get("/federation/corp/saml/metadata", None).await;
     assert_eq!(md.status, StatusCode::OK);
-    assert!(md.body.contains(&format!("entityID=\"{SP_ENTITY}\"")), "{}", md.body);
+    assert!(
+        md.body.contains(&format!("entityID=\"{SP_ENTITY}\"")),
+        "{}",
+        md.body
+    );
     assert!(md.body.contains("AuthnRequestsSigned=\"true\""));
     assert!(md.body.contains("WantAssertionsSigned=\"true\""));
     assert!(md.body.contains(&format!(
@@ -44,22 +48,38 @@ async fn redirect_start_sends_a_signed_authn_request_and_a_browser_cookie() {
     assert_eq!(a.status, StatusCode::SEE_OTHER);
     assert!(a.set_cookie.is_some());
     let s = sp.start(None, None).await;
-    assert!(s.authn_request.contains(&format!("Destination=\"{IDP_SSO}\"")));
-    assert!(s.authn_request.contains(&format!("AssertionConsumerServiceURL=\"{ACS}\"")));
-    assert!(s.authn_request.contains(&format!("<saml:Issuer>{SP_ENTITY}</saml:Issuer>")));
+    assert!(
+        s.authn_request
+            .contains(&format!("Destination=\"{IDP_SSO}\""))
+    );
+    assert!(
+        s.authn_request
+            .contains(&format!("AssertionConsumerServiceURL=\"{ACS}\""))
+    );
+    assert!(
+        s.authn_request
+            .contains(&format!("<saml:Issuer>{SP_ENTITY}</saml:Issuer>"))
+    );
     assert!(s.request_id.starts_with('_') && s.request_id.len() > 40);
     // The signature covers SAMLRequest, RelayState and SigAlg as sent, and
     // verifies with the certificate in our metadata.
     let query = s.location.split_once('?').expect("query").1;
     let (signed, signature) = query.rsplit_once("&Signature=").expect("signed");
-    assert!(signed.contains("&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"));
+    assert!(
+        signed.contains("&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256")
+    );
     let cert = X509::from_der(&our_certificate(&sp).await).expect("cert");
     let key = cert.public_key().expect("key");
     let mut v = Verifier::new(MessageDigest::sha256(), &key).expect("verifier");
     v.update(signed.as_bytes()).expect("update");
-    assert!(v.verify(&STANDARD.decode(urldecode(signature)).expect("b64")).expect("verifies"));
+    assert!(
+        v.verify(&STANDARD.decode(urldecode(signature)).expect("b64"))
+            .expect("verifies")
+    );
     // The same browser keeps its cookie on a second start.
-    let again = sp.get("/federation/corp/saml/start", Some(&s.browser)).await;
+    let again = sp
+        .get("/federation/corp/saml/start", Some(&s.browser))
+        .await;
     assert!(again.set_cookie.is_none());
 }
 
