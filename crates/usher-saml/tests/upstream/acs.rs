@@ -680,3 +680,48 @@ async fn replaced_upstream_trusts_only_its_new_certificate() {
     let a = post_for(&sp, &s, &r.signed_assertion_by(attacker())).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
 }
+
+/// A Redis store with a fresh key prefix, or `None` (skipped) without
+/// `USHER_TEST_REDIS_URL`; a failure under `USHER_TEST_REQUIRE_SERVICES=1`.
+async fn redis() -> Option<Arc<dyn usher_core::ports::EphemeralStore>> {
+    let Ok(url) = std::env::var("USHER_TEST_REDIS_URL") else {
+        if std::env::var("USHER_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") {
+            panic!("USHER_TEST_REQUIRE_SERVICES=1 but USHER_TEST_REDIS_URL is not set");
+        }
+        eprintln!("SKIPPED: SAML SP over Redis (set USHER_TEST_REDIS_URL)");
+        return None;
+    };
+    let prefix = format!(
+        "usher-test-samlsp-{}:",
+        usher_core::random::token().expect("random")
+    );
+    Some(Arc::new(
+        usher_store::RedisEphemeralStore::connect(&url, &prefix)
+            .await
+            .expect("USHER_TEST_REDIS_URL must point at a running Redis"),
+    ))
+}
+
+#[actix_web::test]
+async fn two_instances_sharing_redis_complete_a_sign_in_and_refuse_its_replay() {
+    let Some(store) = redis().await else { return };
+    let a = Sp::with(allow_idp_initiated(), true, Some(store.clone())).await;
+    let b = Sp::with(allow_idp_initiated(), true, Some(store)).await;
+    // Started on one instance, answered at the other.
+    let (s, r) = solicited(&a).await;
+    let xml = r.signed_assertion();
+    let done = post_for(&b, &s, &xml).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        b.parked(&done.location).await.identity.subject,
+        "alice@corp.example"
+    );
+    // An unsolicited assertion used at one instance is a replay at the other.
+    let unsolicited = Resp::default().signed_assertion();
+    assert_eq!(
+        a.post(&unsolicited, None, None).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let again = b.post(&unsolicited, None, None).await;
+    refused(&again, StatusCode::BAD_REQUEST, "already used");
+}
