@@ -9,7 +9,7 @@ use actix_web::web;
 use usher_core::Interactions;
 use usher_core::ports::{Clock, EphemeralStore, KeyStore};
 
-use super::settings::SamlUpstream;
+use super::settings::{SamlUpstream, SamlUpstreamSettings, UpstreamConfigError, UpstreamIdentity};
 use crate::keys::KeyCache;
 
 /// How handlers find the state: set once the backends are open.
@@ -78,6 +78,22 @@ impl SamlSpState {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(upstream.id.to_string(), Arc::new(upstream));
+    }
+
+    /// Re-resolves an upstream from freshly read metadata (the binary's refresh
+    /// task reads the file or fetches the URL on `metadata_refresh_seconds`) and
+    /// swaps it in; on any error the registered upstream stays as it was (the
+    /// last good metadata keeps working) and the error says why.
+    pub fn reload_upstream(
+        &self,
+        who: &UpstreamIdentity,
+        settings: &SamlUpstreamSettings,
+        metadata_xml: &str,
+        certificate_file_contents: &[String],
+    ) -> Result<(), UpstreamConfigError> {
+        let upstream = settings.resolve(who, Some(metadata_xml), certificate_file_contents)?;
+        self.replace_upstream(upstream);
+        Ok(())
     }
 
     /// The ids of the registered upstreams, sorted.

@@ -122,3 +122,36 @@ fn settings_deserialize_with_defaults() {
     assert_eq!(s.clock_skew_seconds, 120);
     assert_eq!(s.metadata_refresh_seconds, 3600);
 }
+
+#[actix_web::test]
+async fn reloading_metadata_swaps_the_upstream_and_garbage_keeps_the_last_good_one() {
+    let sp = Sp::new(settings()).await;
+    let who = UpstreamIdentity {
+        id: UpstreamId::parse(UPSTREAM).expect("id"),
+        display_name: "Corp SSO".into(),
+        enabled: true,
+        public_url: PUBLIC_URL.into(),
+    };
+    let from_metadata = SamlUpstreamSettings::default();
+    sp.state
+        .reload_upstream(&who, &from_metadata, &metadata(REDIRECT_SSO, true), &[])
+        .expect("reloads");
+    let u = sp.state.upstream(UPSTREAM).expect("registered");
+    assert_eq!(u.sso_url, "https://idp.corp.test/redirect");
+    for bad in [
+        "garbage".to_owned(),
+        format!("<!DOCTYPE x>{}", metadata(REDIRECT_SSO, true)),
+        metadata(REDIRECT_SSO, false),
+    ] {
+        assert!(
+            sp.state
+                .reload_upstream(&who, &from_metadata, &bad, &[])
+                .is_err()
+        );
+        assert_eq!(
+            sp.state.upstream(UPSTREAM).expect("kept"),
+            u,
+            "last good kept"
+        );
+    }
+}
