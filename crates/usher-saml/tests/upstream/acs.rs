@@ -725,3 +725,54 @@ async fn two_instances_sharing_redis_complete_a_sign_in_and_refuse_its_replay() 
     let again = b.post(&unsolicited, None, None).await;
     refused(&again, StatusCode::BAD_REQUEST, "already used");
 }
+
+#[actix_web::test]
+async fn mutated_responses_never_500_and_never_change_the_identity() {
+    // A small deterministic fuzz: bytes of a valid signed response flipped,
+    // deleted or duplicated. Whatever comes out is a refusal page (4xx), or an
+    // acceptance of the very identity the IdP signed.
+    let sp = Sp::new(allow_idp_initiated()).await;
+    let base = Resp::default().signed_assertion();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut accepted = 0;
+    for _ in 0..150 {
+        let mut bytes = base.clone().into_bytes();
+        for _ in 0..(1 + next() % 3) {
+            let at = (next() as usize) % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = b"<>\"'&=/ x!-"[(next() % 11) as usize],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => {
+                    let end = (at + 1 + (next() as usize) % 40).min(bytes.len());
+                    let chunk = bytes[at..end].to_vec();
+                    bytes.splice(at..at, chunk);
+                }
+            }
+        }
+        let xml = String::from_utf8_lossy(&bytes).into_owned();
+        let a = sp.post(&xml, None, None).await;
+        assert!(
+            a.status.is_client_error() || a.status == StatusCode::SEE_OTHER,
+            "{}: {}",
+            a.status,
+            a.body
+        );
+        if a.status == StatusCode::SEE_OTHER {
+            accepted += 1;
+            assert_eq!(
+                sp.parked(&a.location).await.identity.subject,
+                "alice@corp.example"
+            );
+        }
+    }
+    // The assertion ID is one-use, so at most one mutation can be accepted.
+    assert!(accepted <= 1);
+}
