@@ -138,11 +138,15 @@ pub fn check(root: &Element) -> Result<Shape, Rejection> {
     }
     let all = root.descendants();
     let mut ids = std::collections::HashSet::new();
+    // `xml:id` is an ID to libxml2 whatever the schema says, and `Id`/`id` are
+    // IDs in other XML-DSig profiles: all share one space, so no element can
+    // pose as another to a Reference.
     for e in std::iter::once(root).chain(all.iter().copied()) {
-        if let Some(id) = e.attr("ID")
-            && !ids.insert(id)
-        {
-            return Err(Rejection::SignatureShape("two elements carry the same ID"));
+        for (name, value) in &e.attrs {
+            if matches!(name.as_str(), "ID" | "Id" | "id" | "xml:id") && !ids.insert(value.as_str())
+            {
+                return Err(Rejection::SignatureShape("two elements carry the same ID"));
+            }
         }
     }
     let wrapper = read_wrapper(root)?;

@@ -176,6 +176,22 @@ async fn xsw_signed_assertion_hidden_in_extensions_is_refused() {
 }
 
 #[actix_web::test]
+async fn xsw_element_posing_with_the_signed_id_as_xml_id_is_refused() {
+    let sp = Sp::new(settings()).await;
+    let (s, r) = solicited(&sp).await;
+    let xml = r.signed_assertion().replacen(
+        "<samlp:Status>",
+        &format!(
+            "<samlp:Extensions><x:Decoy xmlns:x=\"urn:x\" xml:id=\"{}\">admin</x:Decoy></samlp:Extensions><samlp:Status>",
+            r.assertion_id
+        ),
+        1,
+    );
+    let a = post_for(&sp, &s, &xml).await;
+    refused(&a, StatusCode::BAD_REQUEST, "same ID");
+}
+
+#[actix_web::test]
 async fn xsw_evil_assertion_wrapping_the_signed_one_is_refused() {
     // XSW7/8 shape: the evil assertion carries the signed one inside (Advice),
     // whose signature still verifies.
