@@ -55,7 +55,8 @@ pub fn verify_document(upstream: &SamlUpstream, xml_bytes: &[u8]) -> Result<Veri
         if let Some(sub) = &shape.wrapper.sub_status {
             status = format!("{status} / {sub}");
         }
-        return Err(Rejection::Status(status));
+        // Unverified text from the message: shown escaped, and never long.
+        return Err(Rejection::Status(status.chars().take(300).collect()));
     }
     let Some(assertion_id) = shape.assertion_id.clone() else {
         return Err(Rejection::AssertionCount("there is no assertion"));
