@@ -9,6 +9,9 @@
 # Peers:
 #   openid-client (npm, certified OpenID relying party) with its two dependencies
 #   pinned too, so a new release upstream cannot change what CI runs.
+#   samlify (npm, SAML IdP/SP library; the upstream IdP in usher-saml's
+#   service-provider interop test) with its schema validator and every
+#   dependency of both pinned (the full tree npm resolves for them).
 #   python3-saml (PyPI, OneLogin's SAML service provider) in a venv at
 #   $PEERS_DIR/python, with every transitive dependency pinned. lxml and xmlsec come
 #   as prebuilt wheels (--only-binary) and must be linked against the same libxml2:
@@ -18,7 +21,13 @@ cd "$(dirname "$0")/.."
 
 PEERS_DIR="${USHER_PEERS_DIR:-target-peers}"
 NODE_DIR="$PEERS_DIR/node"
-NODE_PACKAGES=(openid-client@6.8.9 oauth4webapi@3.8.8 jose@6.2.17)
+NODE_PACKAGES=(
+    openid-client@6.8.9 oauth4webapi@3.8.8 jose@6.2.17
+    samlify@2.13.1 @authenio/samlify-node-xmllint@2.0.0 node-xmllint@1.0.0
+    xml-crypto@6.3.2 @xmldom/xmldom@0.8.15 @xmldom/is-dom-node@1.0.1 @authenio/xml-encryption@2.0.2
+    xpath@0.0.34 node-rsa@1.1.1 asn1@0.2.6 safer-buffer@2.1.2 xml@1.0.1 xml-escape@1.1.0
+    escape-html@1.0.3
+)
 PYTHON_DIR="$PEERS_DIR/python"
 PYTHON_PACKAGES=(
     python3-saml==1.16.0 xmlsec==1.3.17 lxml==6.1.3 isodate==0.7.2
@@ -35,12 +44,12 @@ installed_version() { # name -> version installed under $NODE_DIR, or nothing
 
 node_peers() {
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-        echo "peers: node and npm are needed for the OIDC interop test (Node 20 or newer)" >&2
+        echo "peers: node and npm are needed for the OIDC and SAML interop tests (Node 20 or newer)" >&2
         return 1
     fi
     local missing=() spec name version
     for spec in "${NODE_PACKAGES[@]}"; do
-        name="${spec%@*}"
+        name="${spec%@*}" # scoped names keep their leading @
         version="${spec##*@}"
         if [ "$(installed_version "$name")" != "$version" ]; then
             missing+=("$spec")

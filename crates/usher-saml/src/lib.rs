@@ -9,6 +9,12 @@
 //! possibly from SP metadata via [`parse_sp_metadata`]) and the ports, and mounts
 //! [`configure`]'s routes; handlers find the state as
 //! `web::Data<OnceLock<Arc<SamlState>>>` and answer 503 until it is set.
+//!
+//! usher is also a SAML service provider to upstream IdPs (the `upstream`
+//! module): the binary resolves each `[[upstreams]] kind = "saml"` entry
+//! ([`SamlUpstreamSettings::resolve`]) into a [`SamlUpstream`], builds a
+//! [`SamlSpState`] and mounts [`configure_upstreams`]; a verified response is
+//! parked as a [`usher_core::FederatedLogin`] for `/login/federated`.
 
 mod authn_request;
 mod c14n;
@@ -29,6 +35,7 @@ mod sp;
 mod sp_metadata;
 mod sso;
 mod state;
+mod upstream;
 mod xml;
 
 pub use inbound::{MAX_DEFLATED, MAX_ENCODED, MAX_INFLATED};
@@ -37,3 +44,12 @@ pub use routes::configure;
 pub use sp::{Acs, Binding, Claim, NameIdFormat, ServiceProvider, SignWhat};
 pub use sp_metadata::{MetadataError, parse_sp_metadata};
 pub use state::{SamlData, SamlDeps, SamlSettings, SamlState};
+pub use upstream::configure_upstreams;
+pub use upstream::error::Rejection;
+pub use upstream::idp_metadata::{IdpMetadata, IdpMetadataError, parse_idp_metadata};
+pub use upstream::pending::{PLAIN_COOKIE as SP_COOKIE, SECURE_COOKIE as SP_SECURE_COOKIE};
+pub use upstream::settings::{
+    DEFAULT_EMAIL_ATTRIBUTES, MAX_CLOCK_SKEW, SamlUpstream, SamlUpstreamSettings, SsoBinding,
+    UpstreamConfigError, UpstreamIdentity,
+};
+pub use upstream::state::{SamlSpData, SamlSpDeps, SamlSpState};

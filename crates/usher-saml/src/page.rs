@@ -73,6 +73,17 @@ pub fn post_form(
     saml_response_b64: &str,
     relay_state: Option<&str>,
 ) -> HttpResponse {
+    post_form_field(acs_url, "SAMLResponse", saml_response_b64, relay_state)
+}
+
+/// The same form carrying `field` (`SAMLResponse`, or `SAMLRequest` when usher,
+/// as a service provider, posts an AuthnRequest to an upstream IdP).
+pub fn post_form_field(
+    acs_url: &str,
+    field: &str,
+    saml_response_b64: &str,
+    relay_state: Option<&str>,
+) -> HttpResponse {
     let script_hash = STANDARD.encode(Sha256::digest(SUBMIT_SCRIPT.as_bytes()));
     let form_action = origin(acs_url).unwrap_or("'none'");
     let relay = relay_state
@@ -87,7 +98,7 @@ pub fn post_form(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>Signing in - usher</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
          <form method=\"post\" action=\"{action}\">\n\
-         <input type=\"hidden\" name=\"SAMLResponse\" value=\"{response}\">\n{relay}\
+         <input type=\"hidden\" name=\"{field}\" value=\"{response}\">\n{relay}\
          <noscript><p>Your browser does not run scripts; press the button to continue.</p>\
          <button type=\"submit\">Continue</button></noscript>\n</form>\n</main>\n\
          <script>{SUBMIT_SCRIPT}</script>\n</body>\n</html>\n",

@@ -7,3 +7,4 @@ mod propagate;
 mod registry;
 mod slo;
 mod sso;
+mod upstream;
