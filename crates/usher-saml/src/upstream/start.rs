@@ -7,6 +7,8 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
@@ -145,10 +147,9 @@ async fn begin(
         Binding::HttpPost => {
             let template = sign::template(&request_id, &key.certificate);
             let xml = authn_request(upstream, &request_id, &now, &template);
-            let signed = sign::sign(&xml, key.stored.private_key.expose())
-                .map_err(|e| unavailable("signing the request", e))?;
-            use base64::Engine;
-            let b64 = base64::engine::general_purpose::STANDARD.encode(signed.as_bytes());
+            let signed =
+                sign::sign(&xml, &key).map_err(|e| unavailable("signing the request", e))?;
+            let b64 = STANDARD.encode(signed.as_bytes());
             page::post_form_field(&upstream.sso_url, "SAMLRequest", &b64, Some(&relay_state))
         }
     };
