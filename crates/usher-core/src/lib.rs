@@ -15,6 +15,7 @@ mod federation;
 mod group;
 mod ids;
 mod interaction;
+pub mod jit;
 mod link;
 mod page;
 pub mod ports;
