@@ -16,7 +16,7 @@ use usher_core::{ExternalIdentity, FederatedLogin, UpstreamKind, UpstreamSession
 
 use super::client_auth::{JWT_BEARER, assertion};
 use super::config::UpstreamClientAuth;
-use super::http::send;
+use super::http::{Http, send};
 use super::page::{page, refused, upstream_failed};
 use super::pending;
 use super::provider::{Metadata, describe};
@@ -268,7 +268,7 @@ async fn exchange(
             .add_extra_param("client_assertion_type", JWT_BEARER)
             .add_extra_param("client_assertion", jwt);
     }
-    let http = |r| send(&up.provider.http, r);
+    let http = Http(&up.provider.http);
     let response = request.request_async(&http).await.map_err(|e| match &e {
         // The upstream refused the code (reused, expired, wrong verifier or client).
         RequestTokenError::ServerResponse(r) => refused(

@@ -68,3 +68,19 @@ pub(crate) async fn send(
         .body(body)
         .map_err(|e| HttpError::Malformed(e.to_string()))
 }
+
+/// [`send`] as the `openidconnect` client type. A named type rather than a
+/// closure: its futures are `Send` for every borrow, which closures over
+/// `&reqwest::Client` are not (higher-ranked lifetimes).
+pub(crate) struct Http<'a>(pub &'a reqwest::Client);
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Http<'_> {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(send(self.0, request))
+    }
+}

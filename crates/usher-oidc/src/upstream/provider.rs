@@ -13,7 +13,7 @@ use openidconnect::{AdditionalProviderMetadata, IssuerUrl, JsonWebKey, ProviderM
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
-use super::http::{HttpError, send};
+use super::http::{Http, HttpError};
 
 /// Least time between two JWKS refetches caused by unknown `kid`s: a flood of
 /// tokens with random `kid`s must not turn usher into a load generator against
@@ -122,7 +122,7 @@ impl Provider {
     async fn discover(&self) -> Result<Metadata, ProviderError> {
         let issuer = IssuerUrl::new(self.issuer.clone())
             .map_err(|e| ProviderError::Issuer(e.to_string()))?;
-        let http = |request| send(&self.http, request);
+        let http = Http(&self.http);
         // Checks that the document's `issuer` is exactly ours (Discovery §4.3).
         Metadata::discover_async(issuer, &http)
             .await
@@ -154,7 +154,7 @@ impl Provider {
             }
             *last = Some(Instant::now());
         }
-        let http = |request| send(&self.http, request);
+        let http = Http(&self.http);
         let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &http)
             .await
             .map_err(|e| ProviderError::Jwks(describe(&e)))?;
