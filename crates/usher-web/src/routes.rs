@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(logout::submit)),
     )
     .service(page_resource("/logout/done").route(web::get().to(logout::done)))
+    .service(page_resource("/logout/upstream").route(web::get().to(logout::to_upstream)))
     .service(page_resource("/continue").route(web::get().to(continue_page::show)))
     .service(page_resource("/static/usher.css").route(web::get().to(assets::stylesheet)));
 }

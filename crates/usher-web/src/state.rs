@@ -66,12 +66,14 @@ impl Federation {
 pub trait UpstreamLogout: Send + Sync {
     /// The upstream's logout URL for a session that signed in through it, or
     /// `None` when it has none. `then`: where the upstream may send the browser
-    /// afterwards (a registered post-logout URL).
+    /// afterwards (usher's `/logout/done`, to register at the upstream), with
+    /// `state` echoed.
     async fn logout_url(
         &self,
         upstream: &usher_core::UpstreamId,
         session: &usher_core::UpstreamSession,
         then: &str,
+        state: Option<&str>,
     ) -> Option<String>;
 }
 

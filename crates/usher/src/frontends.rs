@@ -192,11 +192,12 @@ impl UpstreamLogout for OidcUpstreamLogout {
         upstream: &usher_core::UpstreamId,
         session: &usher_core::UpstreamSession,
         then: &str,
+        state: Option<&str>,
     ) -> Option<String> {
         match session {
             usher_core::UpstreamSession::Oidc { id_token, .. } => {
                 self.0
-                    .end_session_url(upstream.as_str(), id_token, Some(then))
+                    .end_session_url(upstream.as_str(), id_token, Some(then), state)
                     .await
             }
             usher_core::UpstreamSession::Saml { .. } => None,

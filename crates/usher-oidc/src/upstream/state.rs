@@ -92,6 +92,7 @@ impl RpState {
         upstream: &str,
         id_token: &str,
         post_logout_redirect_uri: Option<&str>,
+        state: Option<&str>,
     ) -> Option<String> {
         let up = self.upstreams.get(upstream)?;
         let metadata = up.provider.metadata().await.ok()?;
@@ -106,6 +107,9 @@ impl RpState {
             q.append_pair("client_id", &up.config.client_id);
             if let Some(uri) = post_logout_redirect_uri {
                 q.append_pair("post_logout_redirect_uri", uri);
+            }
+            if let Some(state) = state {
+                q.append_pair("state", state);
             }
         }
         Some(url.into())
