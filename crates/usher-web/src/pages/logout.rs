@@ -270,11 +270,19 @@ async fn upstream_logout(
                 confirmed: false,
                 sid: None,
             };
-            Some(interactions.start_logout(&parked).await.map_err(|e| ctx.core(e))?)
+            Some(
+                interactions
+                    .start_logout(&parked)
+                    .await
+                    .map_err(|e| ctx.core(e))?,
+            )
         }
         None => None,
     };
-    let then = format!("{}{DONE}", ctx.state.settings.public_url.trim_end_matches('/'));
+    let then = format!(
+        "{}{DONE}",
+        ctx.state.settings.public_url.trim_end_matches('/')
+    );
     let Some(url) = logout
         .logout_url(upstream, upstream_session, &then, back.as_deref())
         .await
@@ -287,7 +295,10 @@ async fn upstream_logout(
         confirmed: false,
         sid: None,
     };
-    let id = interactions.start_logout(&hop).await.map_err(|e| ctx.core(e))?;
+    let id = interactions
+        .start_logout(&hop)
+        .await
+        .map_err(|e| ctx.core(e))?;
     Ok(Some(format!("/logout/upstream?t={id}")))
 }
 
@@ -320,7 +331,10 @@ pub(crate) struct DoneQuery {
 
 /// `GET /logout/done[?state=ID]`: the signed-out page, or (back from an upstream's
 /// logout) on to the app's post-logout URL parked under `state`.
-pub(crate) async fn done(ctx: Ctx, query: web::Query<DoneQuery>) -> Result<HttpResponse, PageError> {
+pub(crate) async fn done(
+    ctx: Ctx,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, PageError> {
     if let Some(state) = query.state.as_deref().filter(|t| plausible_id(t))
         && let Some(parked) = ctx
             .state
