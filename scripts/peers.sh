@@ -9,6 +9,9 @@
 # Peers:
 #   openid-client (npm, certified OpenID relying party) with its two dependencies
 #   pinned too, so a new release upstream cannot change what CI runs.
+#   oidc-provider (npm, certified OpenID Provider) as the upstream IdP of the
+#   federation interop test, with its direct dependencies (koa, debug; jose is
+#   shared with openid-client) pinned.
 #   python3-saml (PyPI, OneLogin's SAML service provider) in a venv at
 #   $PEERS_DIR/python, with every transitive dependency pinned. lxml and xmlsec come
 #   as prebuilt wheels (--only-binary) and must be linked against the same libxml2:
@@ -18,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 PEERS_DIR="${USHER_PEERS_DIR:-target-peers}"
 NODE_DIR="$PEERS_DIR/node"
-NODE_PACKAGES=(openid-client@6.8.9 oauth4webapi@3.8.8 jose@6.2.17)
+NODE_PACKAGES=(openid-client@6.8.9 oauth4webapi@3.8.8 jose@6.2.17 oidc-provider@9.13.3 koa@3.3.0 debug@4.4.3)
 PYTHON_DIR="$PEERS_DIR/python"
 PYTHON_PACKAGES=(
     python3-saml==1.16.0 xmlsec==1.3.17 lxml==6.1.3 isodate==0.7.2
