@@ -55,12 +55,12 @@ pub(crate) async fn callback(
 ) -> HttpResponse {
     let state = match ready(&data) {
         Ok(s) => s,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let id = path.into_inner();
     let up = match enabled_upstream(&state, &id) {
         Ok(up) => up,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match finish(&state, &up, &id, &req, query.into_inner()).await {
         Ok(location) => {
@@ -69,7 +69,7 @@ pub(crate) async fn callback(
             response.insert_header((header::CACHE_CONTROL, "no-store"));
             response.finish()
         }
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -79,7 +79,7 @@ async fn finish(
     id: &str,
     req: &HttpRequest,
     query: CallbackQuery,
-) -> Result<String, HttpResponse> {
+) -> Result<String, Box<HttpResponse>> {
     let name = up.config.display_name.as_str();
     let refuse = |why: &str| refused(id, name, why);
     let state_param = query
@@ -98,15 +98,15 @@ async fn finish(
         .map(|v| random::digest(&v))
         .unwrap_or_default();
     if !random::constant_time_eq(browser.as_bytes(), pending.browser.as_bytes()) {
-        return Err(refuse("the state was issued to another browser"));
+        return Err(Box::new(refuse("the state was issued to another browser")));
     }
     // Mix-up (RFC 9700 §4.4): a response for one upstream delivered to another's
     // callback.
     if pending.upstream != id {
-        return Err(refuse(&format!(
+        return Err(Box::new(refuse(&format!(
             "mix-up: the state was issued for upstream {:?}, the response arrived at {id:?}",
             pending.upstream
-        )));
+        ))));
     }
     let metadata = up
         .provider
@@ -118,18 +118,18 @@ async fn finish(
     let issuer = metadata.issuer().as_str();
     match query.iss.as_deref() {
         Some(iss) if iss != issuer => {
-            return Err(refuse(&format!(
+            return Err(Box::new(refuse(&format!(
                 "mix-up: the response's iss {iss:?} is not the issuer {issuer:?}"
-            )));
+            ))));
         }
         None if metadata
             .additional_metadata()
             .authorization_response_iss_parameter_supported
             == Some(true) =>
         {
-            return Err(refuse(
+            return Err(Box::new(refuse(
                 "the response has no iss though the upstream announces it",
-            ));
+            )));
         }
         _ => {}
     }
@@ -157,11 +157,11 @@ async fn finish(
                 error.chars().take(64).collect::<String>()
             )
         };
-        return Err(page(
+        return Err(Box::new(page(
             StatusCode::BAD_REQUEST,
             &format!("Signing in through {name} did not complete"),
             &detail,
-        ));
+        )));
     }
     let code = query
         .code
@@ -200,7 +200,9 @@ async fn finish(
         // OIDC Core §5.3.4: a userinfo response for another subject is a token
         // substitution; nothing of it may be used.
         if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
-            return Err(refuse("the userinfo sub is not the id_token's sub"));
+            return Err(Box::new(refuse(
+                "the userinfo sub is not the id_token's sub",
+            )));
         }
         for (k, v) in info {
             claims.entry(k).or_insert(v);
@@ -229,7 +231,7 @@ async fn exchange(
     metadata: &Metadata,
     code: String,
     verifier: String,
-) -> Result<(String, String), HttpResponse> {
+) -> Result<(String, String), Box<HttpResponse>> {
     let name = up.config.display_name.as_str();
     let failed = |why: String| upstream_failed(id, name, &why);
     let redirect = RedirectUrl::new(state.callback_url(id)).map_err(|e| failed(e.to_string()))?;
@@ -318,7 +320,7 @@ fn identity(
     subject: String,
     claims: Map<String, Value>,
     raw_id_token: String,
-) -> Result<ExternalIdentity, HttpResponse> {
+) -> Result<ExternalIdentity, Box<HttpResponse>> {
     let upstream = usher_core::UpstreamId::parse(id).map_err(|e| {
         page(
             StatusCode::NOT_FOUND,

@@ -13,7 +13,7 @@ pub enum UpstreamClientAuth {
     /// `client_secret_post`.
     SecretPost(String),
     /// `private_key_jwt` (OIDC Core §9): a JWT signed with this key.
-    PrivateKeyJwt(JoseKey),
+    PrivateKeyJwt(Box<JoseKey>),
 }
 
 impl std::fmt::Debug for UpstreamClientAuth {

@@ -20,13 +20,13 @@ pub(crate) struct StartQuery {
 }
 
 /// The relying party's state, or a 503 page while usher starts.
-pub(crate) fn ready(data: &RpData) -> Result<std::sync::Arc<RpState>, HttpResponse> {
+pub(crate) fn ready(data: &RpData) -> Result<std::sync::Arc<RpState>, Box<HttpResponse>> {
     data.get().cloned().ok_or_else(|| {
-        page(
+        Box::new(page(
             StatusCode::SERVICE_UNAVAILABLE,
             "usher is starting, try again in a moment",
             "usher is still opening its database. Reload this page in a few seconds.",
-        )
+        ))
     })
 }
 
@@ -34,21 +34,21 @@ pub(crate) fn ready(data: &RpData) -> Result<std::sync::Arc<RpState>, HttpRespon
 pub(crate) fn enabled_upstream(
     state: &RpState,
     id: &str,
-) -> Result<std::sync::Arc<Upstream>, HttpResponse> {
+) -> Result<std::sync::Arc<Upstream>, Box<HttpResponse>> {
     let Some(up) = state.upstreams.get(id).cloned() else {
-        return Err(page(
+        return Err(Box::new(page(
             StatusCode::NOT_FOUND,
             "This sign-in option does not exist",
             "The link names an identity provider usher does not know. Go back and choose \
              another way to sign in.",
-        ));
+        )));
     };
     if !up.config.enabled {
         tracing::info!(
             upstream = id,
             "refused a sign-in through a disabled upstream"
         );
-        return Err(page(
+        return Err(Box::new(page(
             StatusCode::FORBIDDEN,
             &format!(
                 "Signing in through {} is turned off",
@@ -56,7 +56,7 @@ pub(crate) fn enabled_upstream(
             ),
             "Your administrator has turned this sign-in option off. Go back and choose \
              another way to sign in.",
-        ));
+        )));
     }
     Ok(up)
 }
@@ -85,12 +85,12 @@ pub(crate) async fn start(
 ) -> HttpResponse {
     let state = match ready(&data) {
         Ok(s) => s,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let id = path.into_inner();
     let up = match enabled_upstream(&state, &id) {
         Ok(up) => up,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let name = up.config.display_name.as_str();
     let login: Option<LoginRequest> = match query.t.as_deref() {

@@ -113,7 +113,7 @@ async fn reused_state_is_refused() {
     let op = UpstreamOp::start().await;
     let usher = Usher::start(vec![Up::new("corp", &op)]).await;
     let mut browser = Browser::new();
-    let callback = browser.to_callback(&usher, "corp").await;
+    let callback = browser.reach_callback(&usher, "corp").await;
     let first = browser.get(&callback).await;
     assert_eq!(first.status, 303, "{first:?}");
     let again = browser.get(&callback).await;
@@ -128,14 +128,14 @@ async fn foreign_state_is_refused() {
     let usher = Usher::start(vec![Up::new("corp", &op)]).await;
     // The attacker's own sign-in, delivered to the victim's browser (login CSRF).
     let mut attacker = Browser::new();
-    let callback = attacker.to_callback(&usher, "corp").await;
+    let callback = attacker.reach_callback(&usher, "corp").await;
     let mut victim = Browser::new();
     let page = victim.get(&callback).await;
     assert_eq!(page.status, 400, "{page:?}");
     // And to a browser with a binding cookie of its own.
     let mut other = Browser::new();
-    let _ = other.to_callback(&usher, "corp").await;
-    let callback = attacker.to_callback(&usher, "corp").await;
+    let _ = other.reach_callback(&usher, "corp").await;
+    let callback = attacker.reach_callback(&usher, "corp").await;
     assert_eq!(other.get(&callback).await.status, 400);
     assert_eq!(usher.user_count().await, 0);
     assert_eq!(op.token_requests.load(Ordering::SeqCst), 0);
@@ -151,7 +151,7 @@ async fn mix_up_between_two_upstreams_is_refused() {
 
     // A's response delivered at B's callback.
     let mut browser = Browser::new();
-    let callback = browser.to_callback(&usher, "a").await;
+    let callback = browser.reach_callback(&usher, "a").await;
     let moved = callback.replace("/federation/a/", "/federation/b/");
     let page = browser.get(&moved).await;
     assert_eq!(page.status, 400, "{page:?}");
@@ -159,12 +159,12 @@ async fn mix_up_between_two_upstreams_is_refused() {
     // A's callback receiving a response whose RFC 9207 `iss` is B's.
     op_a.tweak(|t| t.callback_iss = Some(op_b.issuer.clone()));
     let mut browser = Browser::new();
-    let callback = browser.to_callback(&usher, "a").await;
+    let callback = browser.reach_callback(&usher, "a").await;
     let page = browser.get(&callback).await;
     assert_eq!(page.status, 400, "{page:?}");
     // A response without `iss` from an OP that announces it.
     let mut browser = Browser::new();
-    let callback = browser.to_callback(&usher, "a").await;
+    let callback = browser.reach_callback(&usher, "a").await;
     let stripped: String = callback
         .split('&')
         .filter(|p| !p.starts_with("iss="))
@@ -266,7 +266,7 @@ async fn malformed_and_oversized_callbacks_are_refused() {
         .await;
     assert_eq!(page.status, 404, "{page:?}");
     // An upstream error is shown in words, not a 500.
-    let callback = browser.to_callback(&usher, "corp").await;
+    let callback = browser.reach_callback(&usher, "corp").await;
     let state = callback
         .split(['?', '&'])
         .find_map(|p| p.strip_prefix("state="))

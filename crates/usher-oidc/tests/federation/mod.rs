@@ -245,7 +245,7 @@ impl Browser {
 
     /// Starts a sign-in through `upstream` and follows it to the usher callback;
     /// returns the callback URL (not yet visited).
-    pub async fn to_callback(&mut self, usher: &Usher, upstream: &str) -> String {
+    pub async fn reach_callback(&mut self, usher: &Usher, upstream: &str) -> String {
         let start = self
             .get(&format!("{}/federation/{upstream}/oidc/start", usher.base))
             .await;
@@ -259,7 +259,7 @@ impl Browser {
     /// A whole sign-in: start, upstream, callback, `/login/federated`. Returns the
     /// last page (a redirect home when signed in, an error page otherwise).
     pub async fn sign_in(&mut self, usher: &Usher, upstream: &str) -> Page {
-        let callback = self.to_callback(usher, upstream).await;
+        let callback = self.reach_callback(usher, upstream).await;
         let page = self.get(&callback).await;
         match (&page.status, &page.location) {
             (303, Some(next)) if next.starts_with("/login/federated") => {

@@ -378,10 +378,10 @@ pub fn oidc_upstreams(upstreams: &[UpstreamConfig]) -> Result<Vec<OidcUpstream>,
                     )
                 })?;
                 let kid = oidc.private_key_id.as_deref().unwrap_or("usher");
-                UpstreamClientAuth::PrivateKeyJwt(
+                UpstreamClientAuth::PrivateKeyJwt(Box::new(
                     private_key_jwt_key(&pem, kid)
                         .map_err(|e| ConfigError::invalid(&key("private_key_file"), e))?,
-                )
+                ))
             }
             other => {
                 return Err(ConfigError::invalid(
@@ -440,15 +440,22 @@ fn check_issuer(key: &str, issuer: &str) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
 
+    use figment::providers::Format;
+
+    #[derive(Deserialize)]
+    struct Wrap {
+        upstreams: Vec<UpstreamConfig>,
+    }
+
+    fn try_parse(toml: &str) -> Result<Vec<UpstreamConfig>, String> {
+        figment::Figment::from(figment::providers::Toml::string(toml))
+            .extract::<Wrap>()
+            .map(|w| w.upstreams)
+            .map_err(|e| e.to_string())
+    }
+
     fn parse(toml: &str) -> Vec<UpstreamConfig> {
-        #[derive(Deserialize)]
-        struct Wrap {
-            upstreams: Vec<UpstreamConfig>,
-        }
-        let w: Wrap = figment::Figment::from(figment::providers::Toml::string(toml))
-            .extract()
-            .expect("parses");
-        w.upstreams
+        try_parse(toml).expect("parses")
     }
 
     const OK: &str = r#"
@@ -530,9 +537,10 @@ metadata_file = "partner.xml"
     fn the_protocol_table_must_match_the_kind() {
         let toml = OK.replace("kind = \"oidc\"", "kind = \"saml\"");
         assert!(profiles(&parse(&toml)).is_err());
+        // Unknown keys and tables are refused, not ignored.
         let toml = OK.replace("[upstreams.oidc]", "[upstreams.other]");
-        let parsed: Result<figment::value::Dict, _> =
-            figment::Figment::from(figment::providers::Toml::string(&toml)).extract();
-        assert!(parsed.is_ok());
+        assert!(try_parse(&toml).is_err());
+        let toml = OK.replace("sync = \"force\"", "sync = \"force\"\nsnyc = \"import\"");
+        assert!(try_parse(&toml).is_err());
     }
 }
