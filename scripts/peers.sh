@@ -9,6 +9,9 @@
 # Peers:
 #   openid-client (npm, certified OpenID relying party) with its two dependencies
 #   pinned too, so a new release upstream cannot change what CI runs.
+#   oidc-provider (npm, certified OpenID Provider) as the upstream IdP of the
+#   federation interop test, with its direct dependencies (koa, debug; jose is
+#   shared with openid-client) pinned.
 #   samlify (npm, SAML IdP/SP library; the upstream IdP in usher-saml's
 #   service-provider interop test) with its schema validator and every
 #   dependency of both pinned (the full tree npm resolves for them).
@@ -23,6 +26,7 @@ PEERS_DIR="${USHER_PEERS_DIR:-target-peers}"
 NODE_DIR="$PEERS_DIR/node"
 NODE_PACKAGES=(
     openid-client@6.8.9 oauth4webapi@3.8.8 jose@6.2.17
+    oidc-provider@9.13.3 koa@3.3.0 debug@4.4.3
     samlify@2.13.1 @authenio/samlify-node-xmllint@2.0.0 node-xmllint@1.0.0
     xml-crypto@6.3.2 @xmldom/xmldom@0.8.15 @xmldom/is-dom-node@1.0.1 @authenio/xml-encryption@2.0.2
     xpath@0.0.34 node-rsa@1.1.1 asn1@0.2.6 safer-buffer@2.1.2 xml@1.0.1 xml-escape@1.1.0

@@ -72,3 +72,34 @@ pub struct FederatedLogin {
     /// own home page, e.g. after an IdP-initiated login).
     pub login: Option<String>,
 }
+
+/// What every part of usher needs to know about a configured upstream, whatever
+/// its protocol: the login page (buttons, home-realm discovery), `/login/federated`
+/// (JIT policy) and the protocol crates (enabled or not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamProfile {
+    /// Id (the URL segment of its endpoints).
+    pub id: UpstreamId,
+    /// Protocol.
+    pub kind: UpstreamKind,
+    /// Name on its button and in error pages.
+    pub display_name: String,
+    /// False: no button, and no sign-in through it is accepted (IdP-initiated
+    /// ones included).
+    pub enabled: bool,
+    /// Email domains it is the home realm of (lower-case).
+    pub domains: Vec<String>,
+    /// Its JIT policy.
+    pub jit: crate::jit::JitPolicy,
+}
+
+impl UpstreamProfile {
+    /// Where a browser starts signing in through it (`t`: the parked login).
+    pub fn start_url(&self, t: Option<&str>) -> String {
+        let base = format!("/federation/{}/{}/start", self.id, self.kind.as_str());
+        match t {
+            Some(t) => format!("{base}?t={t}"),
+            None => base,
+        }
+    }
+}

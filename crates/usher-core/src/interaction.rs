@@ -22,7 +22,7 @@ pub const FEDERATED_TTL: Duration = Duration::from_secs(5 * 60);
 pub const CONSENT_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A request to sign the user in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     /// Where to send the browser once signed in (a path on usher).
     pub resume_url: String,
@@ -31,8 +31,17 @@ pub struct LoginRequest {
     /// Ask for the password even with a live session (`prompt=login`, `max_age`,
     /// SAML `ForceAuthn`).
     pub force_login: bool,
-    /// Username or email to prefill.
+    /// Username or email to prefill (OIDC `login_hint`); its email domain also
+    /// picks an upstream by home-realm discovery.
     pub login_hint: Option<String>,
+    /// The upstream (by id) or home-realm domain the app asked for (`kc_idp_hint`,
+    /// `domain_hint`): the login page goes straight there when it is allowed.
+    #[serde(default)]
+    pub upstream_hint: Option<String>,
+    /// The upstreams the app allows (by id); `None`: every enabled upstream.
+    /// An empty list: local accounts only.
+    #[serde(default)]
+    pub allowed_upstreams: Option<Vec<String>>,
 }
 
 /// A request for the user's consent to share scopes with a client.

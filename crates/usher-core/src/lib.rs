@@ -15,6 +15,7 @@ mod federation;
 mod group;
 mod ids;
 mod interaction;
+pub mod jit;
 mod link;
 mod page;
 pub mod ports;
@@ -29,7 +30,7 @@ pub use application::{AccessPolicy, AppKind, Application, ApplicationUpdate, New
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use error::{Error, Result, UniqueKey};
 pub use event::{LifecycleEvent, OutboxEvent};
-pub use federation::{ExternalIdentity, FederatedLogin, UpstreamSession};
+pub use federation::{ExternalIdentity, FederatedLogin, UpstreamProfile, UpstreamSession};
 pub use group::{Group, GroupUpdate, NewGroup};
 pub use ids::{ApplicationId, GroupId, UpstreamId, UserId};
 pub use interaction::{

@@ -86,6 +86,10 @@ pub struct SsoSession {
     /// Absolute end.
     #[serde(with = "time::serde::timestamp")]
     pub expires_at: OffsetDateTime,
+    /// The upstream IdP the user signed in through, and its session (for logout
+    /// at the upstream when this session ends).
+    #[serde(default)]
+    pub upstream: Option<(crate::UpstreamId, crate::UpstreamSession)>,
 }
 
 /// Creates, finds, extends and ends SSO sessions.
@@ -146,6 +150,18 @@ impl Sessions {
         amr: Vec<String>,
         acr: Option<String>,
     ) -> Result<(String, SsoSession)> {
+        self.create_federated(user_id, amr, acr, None).await
+    }
+
+    /// Starts a session for a user who signed in through an upstream IdP,
+    /// remembering the upstream's session for logout.
+    pub async fn create_federated(
+        &self,
+        user_id: UserId,
+        amr: Vec<String>,
+        acr: Option<String>,
+        upstream: Option<(crate::UpstreamId, crate::UpstreamSession)>,
+    ) -> Result<(String, SsoSession)> {
         let now = self.clock.now();
         let secret = random::token()?;
         let session = SsoSession {
@@ -155,6 +171,7 @@ impl Sessions {
             amr,
             acr,
             expires_at: now + self.policy.absolute_timeout,
+            upstream,
         };
         let key = session_key(&secret);
         let ttl = self.policy.idle_timeout.min(self.policy.absolute_timeout);

@@ -129,6 +129,8 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// Trusted first-party app: no consent page.
     pub first_party: bool,
+    /// The upstream IdPs (by id) its users may sign in through; `None`: all.
+    pub allowed_upstreams: Option<Vec<String>>,
 }
 
 /// Lifetimes of what the OP issues.

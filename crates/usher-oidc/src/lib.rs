@@ -25,6 +25,7 @@ mod revoke;
 mod routes;
 mod state;
 mod token;
+pub mod upstream;
 mod userinfo;
 
 pub use backchannel::{BACKCHANNEL_LOGOUT_EVENT, BackchannelLogout, RetryPolicy};

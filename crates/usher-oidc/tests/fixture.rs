@@ -56,6 +56,7 @@ pub fn client(id: &str, redirect_uris: &[&str], auth: AuthMethod, first_party: b
         signing_alg: KeyAlgorithm::RS256,
         backchannel_logout_uri: None,
         first_party,
+        allowed_upstreams: None,
     }
 }
 

@@ -3,6 +3,7 @@
 mod authorize;
 mod client_auth;
 mod endpoints;
+mod federation;
 mod fixture;
 mod interop;
 mod jose;

@@ -84,6 +84,7 @@ fn client(id: &str, auth: AuthMethod, alg: KeyAlgorithm, grants: &[GrantType]) -
         signing_alg: alg,
         backchannel_logout_uri: None,
         first_party: true,
+        allowed_upstreams: None,
     }
 }
 

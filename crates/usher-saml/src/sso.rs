@@ -398,6 +398,8 @@ pub(crate) async fn start_login(
         client_name: Some(sp.entity_id.clone()),
         force_login: pending.force_authn,
         login_hint: None,
+        upstream_hint: None,
+        allowed_upstreams: None,
     };
     match state.deps.interactions.start_login(&login).await {
         Ok(t) => HttpResponse::SeeOther()

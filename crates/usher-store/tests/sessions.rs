@@ -255,6 +255,7 @@ async fn consent_decisions_are_single_use_and_grants_remembered() {
         client_name: None,
         force_login: false,
         login_hint: None,
+        ..LoginRequest::default()
     };
     let t = interactions.start_login(&login).await.expect("parked");
     assert_eq!(interactions.login(&t).await.expect("read"), Some(login));

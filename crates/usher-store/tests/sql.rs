@@ -11,6 +11,7 @@ mod groups;
 mod harness;
 mod hostile;
 mod keys;
+mod provision;
 mod registry;
 mod users;
 
@@ -62,4 +63,8 @@ suite!(
     credentials::password_hashes_set_replace_remove,
     credentials::password_hashes_refuse_plain_text_and_unknown_users,
     credentials::password_hashes_go_with_their_user,
+    provision::provisioning_creates_user_link_groups_report_and_events_together,
+    provision::failed_provisioning_leaves_no_half_created_user,
+    provision::force_sync_and_deactivated_users,
+    provision::report_queries_by_user_upstream_and_time,
 );

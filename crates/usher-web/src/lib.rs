@@ -27,4 +27,4 @@ pub use password::{PasswordHasher, PasswordPolicy};
 pub use render::error_page;
 pub use routes::configure;
 pub use settings::{ThrottlePolicy, WebSettings};
-pub use state::{WebDeps, WebState};
+pub use state::{Federation, UpstreamLogout, WebDeps, WebState};

@@ -4,13 +4,13 @@ use actix_web::error::{InternalError, QueryPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::pages::{assets, consent, continue_page, home, login, logout};
+use crate::pages::{assets, consent, continue_page, federated, home, login, logout};
 use crate::render::{error_page, request_id};
 
 /// Largest form body accepted: a login form is well under 1 KiB.
 const FORM_LIMIT: usize = 16 * 1024;
 
-/// Registers `/`, `/login`, `/consent`, `/logout`, `/logout/done`, `/continue` and
+/// Registers `/`, `/login`, `/login/discover`, `/login/federated`, `/consent`, `/logout`, `/logout/done`, `/continue` and
 /// `/static/usher.css`. Handlers read the state from
 /// `web::Data<OnceLock<Arc<WebState>>>`, which the binary registers; until it is
 /// set they answer 503.
@@ -25,6 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(login::show))
             .route(web::post().to(login::submit)),
     )
+    .service(page_resource("/login/discover").route(web::post().to(login::discover)))
+    .service(page_resource("/login/federated").route(web::get().to(federated::show)))
     .service(
         page_resource("/consent")
             .route(web::get().to(consent::show))
@@ -36,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(logout::submit)),
     )
     .service(page_resource("/logout/done").route(web::get().to(logout::done)))
+    .service(page_resource("/logout/upstream").route(web::get().to(logout::to_upstream)))
     .service(page_resource("/continue").route(web::get().to(continue_page::show)))
     .service(page_resource("/static/usher.css").route(web::get().to(assets::stylesheet)));
 }

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use usher_core::jit::Provisioner;
 use usher_core::ports::{AuditLog, Clock, Credentials, Directory, EphemeralStore, LogoutListener};
-use usher_core::{Interactions, Sessions};
+use usher_core::{Interactions, Sessions, UpstreamProfile};
 
 use crate::{PasswordHasher, WebSettings};
 
@@ -40,16 +41,69 @@ impl std::fmt::Debug for WebDeps {
     }
 }
 
+/// Upstream IdPs, for the login page (buttons, home-realm discovery) and
+/// `/login/federated` (JIT).
+#[derive(Debug, Clone)]
+pub struct Federation {
+    /// Every configured upstream, enabled or not, in button order.
+    pub upstreams: Vec<UpstreamProfile>,
+    /// Runs JIT provisioning and records the report.
+    pub provisioner: Provisioner,
+    /// Signs the browser out at the upstream when its usher session ends.
+    pub upstream_logout: Option<Arc<dyn UpstreamLogout>>,
+}
+
+impl Federation {
+    /// The upstream with this id.
+    pub fn upstream(&self, id: &str) -> Option<&UpstreamProfile> {
+        self.upstreams.iter().find(|u| u.id.as_str() == id)
+    }
+}
+
+/// Where to send the browser to end its session at the upstream IdP
+/// (RP-initiated logout), implemented by the protocol crates.
+#[async_trait::async_trait]
+pub trait UpstreamLogout: Send + Sync {
+    /// The upstream's logout URL for a session that signed in through it, or
+    /// `None` when it has none. `then`: where the upstream may send the browser
+    /// afterwards (usher's `/logout/done`, to register at the upstream), with
+    /// `state` echoed.
+    async fn logout_url(
+        &self,
+        upstream: &usher_core::UpstreamId,
+        session: &usher_core::UpstreamSession,
+        then: &str,
+        state: Option<&str>,
+    ) -> Option<String>;
+}
+
 /// Settings and dependencies of the pages, shared by every worker.
 #[derive(Debug)]
 pub struct WebState {
     pub(crate) settings: WebSettings,
     pub(crate) deps: WebDeps,
+    pub(crate) federation: Option<Federation>,
 }
 
 impl WebState {
     /// The pages' state.
     pub fn new(settings: WebSettings, deps: WebDeps) -> Self {
-        Self { settings, deps }
+        Self {
+            settings,
+            deps,
+            federation: None,
+        }
+    }
+
+    /// The pages with upstream IdPs.
+    pub fn with_federation(mut self, federation: Federation) -> Self {
+        self.federation = Some(federation);
+        self
+    }
+}
+
+impl std::fmt::Debug for dyn UpstreamLogout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpstreamLogout")
     }
 }

@@ -52,6 +52,29 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The provisioning report: every JIT decision of federated sign-ins
+    /// (created, updated, linked, signed_in, denied and why), oldest first.
+    Report {
+        /// Only rows about this user (username or user id).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only rows about this upstream (its id).
+        #[arg(long)]
+        upstream: Option<String>,
+        /// From this time on: RFC 3339 (2026-11-22T10:00:00Z), a date
+        /// (2026-11-22, midnight UTC) or an age (30m, 24h, 7d).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Before this time (same forms as --since).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `usher keys ...`

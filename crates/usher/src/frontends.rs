@@ -4,11 +4,15 @@
 use std::sync::{Arc, OnceLock};
 
 use actix_web::web;
+use usher_core::jit::Provisioner;
 use usher_core::ports::{Clock, LogoutListener, SystemClock};
 use usher_core::{Interactions, SessionPolicy, Sessions};
+use usher_oidc::upstream::{RpDeps, RpSettings, RpState};
 use usher_oidc::{OidcDeps, OidcSettings, OidcState};
 use usher_saml::{SamlDeps, SamlSettings, SamlState};
-use usher_web::{PasswordHasher, ThrottlePolicy, WebDeps, WebSettings, WebState};
+use usher_web::{
+    Federation, PasswordHasher, ThrottlePolicy, UpstreamLogout, WebDeps, WebSettings, WebState,
+};
 
 use crate::accounts;
 use crate::backends::Backends;
@@ -24,6 +28,8 @@ pub struct Frontends {
     pub web: web::Data<OnceLock<Arc<WebState>>>,
     /// The SAML IdP.
     pub saml: usher_saml::SamlData,
+    /// The relying party for upstream OpenID Providers.
+    pub rp: usher_oidc::upstream::RpData,
 }
 
 impl Frontends {
@@ -33,6 +39,7 @@ impl Frontends {
             oidc: web::Data::new(OnceLock::new()),
             web: web::Data::new(OnceLock::new()),
             saml: web::Data::new(OnceLock::new()),
+            rp: web::Data::new(OnceLock::new()),
         }
     }
 
@@ -104,6 +111,26 @@ impl Frontends {
                 logout_listeners: vec![backchannel.clone()],
             },
         ));
+        let profiles = crate::config::upstream_profiles(&config.upstreams)
+            .map_err(|e| usher_core::Error::Invalid(e.to_string()))?;
+        let rp = Arc::new(RpState::new(
+            RpSettings {
+                public_url: config.server.public_url.trim_end_matches('/').to_owned(),
+                secure_cookies,
+            },
+            crate::config::oidc_upstreams(&config.upstreams)
+                .map_err(|e| usher_core::Error::Invalid(e.to_string()))?,
+            RpDeps {
+                ephemeral: backends.ephemeral.clone(),
+                interactions: interactions.clone(),
+                clock: clock.clone(),
+            },
+        ));
+        let federation = Federation {
+            upstreams: profiles,
+            provisioner: Provisioner::new(store.clone(), store.clone()),
+            upstream_logout: Some(Arc::new(OidcUpstreamLogout(rp.clone()))),
+        };
         let pages = WebState::new(
             WebSettings {
                 public_url: config.server.public_url.clone(),
@@ -126,11 +153,13 @@ impl Frontends {
                 clock,
                 hasher,
             },
-        );
+        )
+        .with_federation(federation);
         let _ = self.oidc.set(oidc);
         if self.saml.set(saml.clone()).is_ok() {
             sp_refresh::spawn(saml, metadata_client, declarations);
         }
+        let _ = self.rp.set(rp);
         let _ = self.web.set(Arc::new(pages));
         Ok(())
     }
@@ -151,4 +180,27 @@ pub fn password_policy(config: &Config) -> usher_web::PasswordPolicy {
 /// A hasher with the configured cost.
 pub fn hasher(config: &Config) -> PasswordHasher {
     PasswordHasher::new(password_policy(config))
+}
+
+/// RP-initiated logout at upstream OpenID Providers, for the sign-out page.
+struct OidcUpstreamLogout(Arc<RpState>);
+
+#[async_trait::async_trait]
+impl UpstreamLogout for OidcUpstreamLogout {
+    async fn logout_url(
+        &self,
+        upstream: &usher_core::UpstreamId,
+        session: &usher_core::UpstreamSession,
+        then: &str,
+        state: Option<&str>,
+    ) -> Option<String> {
+        match session {
+            usher_core::UpstreamSession::Oidc { id_token, .. } => {
+                self.0
+                    .end_session_url(upstream.as_str(), id_token, Some(then), state)
+                    .await
+            }
+            usher_core::UpstreamSession::Saml { .. } => None,
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 mod config;
 mod deploy;
+mod federation;
 mod oidc;
 mod saml;
 mod saml_metadata;

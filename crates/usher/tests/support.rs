@@ -94,8 +94,12 @@ impl Server {
     }
 
     /// Starts `usher serve` from `cmd` on a free port without waiting for it.
-    pub fn spawn(mut cmd: Command) -> Self {
-        let port = free_port();
+    pub fn spawn(cmd: Command) -> Self {
+        Self::spawn_on(cmd, free_port())
+    }
+
+    /// Starts `usher serve` from `cmd` on `port` without waiting for it.
+    pub fn spawn_on(mut cmd: Command, port: u16) -> Self {
         cmd.env("USHER_SERVER__BIND", format!("127.0.0.1:{port}"))
             .env(
                 "USHER_SERVER__PUBLIC_URL",

@@ -1,9 +1,23 @@
 use async_trait::async_trait;
 
+use crate::jit::{JitOutcome, Plan};
 use crate::{
     Group, GroupId, GroupUpdate, IdentityLink, NewGroup, NewIdentityLink, NewUser, Page,
     PageRequest, Result, UpstreamId, User, UserId, UserUpdate,
 };
+
+/// A JIT plan to apply for an upstream identity (see [`Directory::provision`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provision {
+    /// The upstream.
+    pub upstream: UpstreamId,
+    /// Its subject (the link's key).
+    pub subject: String,
+    /// What [`decide`](crate::jit::decide) planned.
+    pub plan: Plan,
+    /// The browser's address, for the report row.
+    pub client_ip: Option<String>,
+}
 
 /// Users, groups, memberships and identity links.
 ///
@@ -68,4 +82,13 @@ pub trait Directory: Send + Sync {
     async fn links_of(&self, user: UserId) -> Result<Vec<IdentityLink>>;
     /// Records a sign-in through a link.
     async fn touch_link(&self, upstream: &UpstreamId, subject: &str) -> Result<()>;
+
+    /// Applies a JIT plan in ONE transaction: creates the user (`Create`) or
+    /// updates it, links `(upstream, subject)` (`Create`, `Link`) or records the
+    /// sign-in on the link (`SignIn`), creates missing groups, adds and removes the
+    /// memberships, writes the provisioning report row and every lifecycle event.
+    /// When anything fails, nothing is stored. `Ok(None)`: the user to link or sign
+    /// in has been deactivated meanwhile (nothing stored). A taken username or email
+    /// is `Error::Conflict`; a link made meanwhile `Conflict(IdentityLink)`.
+    async fn provision(&self, request: Provision) -> Result<Option<(User, JitOutcome)>>;
 }

@@ -12,13 +12,15 @@ mod keys;
 mod logout;
 mod outbox;
 mod registry;
+mod report;
 
 pub use audit::AuditLog;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credentials::Credentials;
-pub use directory::Directory;
+pub use directory::{Directory, Provision};
 pub use ephemeral::EphemeralStore;
 pub use keys::{KeyAlgorithm, KeyStatus, KeyStore, SigningKey};
 pub use logout::LogoutListener;
 pub use outbox::Outbox;
 pub use registry::Registry;
+pub use report::ProvisioningReport;

@@ -297,6 +297,8 @@ async fn to_login(
         client_name: Some(client.name.clone()),
         force_login,
         login_hint: pending.login_hint.clone(),
+        upstream_hint: pending.upstream_hint.clone(),
+        allowed_upstreams: client.allowed_upstreams.clone(),
     };
     match state.deps.interactions.start_login(&login).await {
         Ok(t) => see_other(&format!("/login?t={}", params::encode(&t))),

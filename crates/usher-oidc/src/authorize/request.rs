@@ -15,7 +15,7 @@ pub(crate) const SUPPORTED_SCOPES: [&str; 5] =
 
 /// Every parameter the endpoint reads: a duplicate of any of them is refused
 /// (RFC 6749 §3.1); duplicates of parameters it ignores do not matter.
-const KNOWN_PARAMS: [&str; 19] = [
+const KNOWN_PARAMS: [&str; 21] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -28,6 +28,8 @@ const KNOWN_PARAMS: [&str; 19] = [
     "prompt",
     "max_age",
     "login_hint",
+    "kc_idp_hint",
+    "domain_hint",
     "id_token_hint",
     "ui_locales",
     "acr_values",
@@ -97,6 +99,10 @@ pub(crate) struct PendingAuthorization {
     pub prompt: Prompt,
     pub max_age: Option<u64>,
     pub login_hint: Option<String>,
+    /// `kc_idp_hint` (Keycloak) or `domain_hint` (Entra ID): an upstream id or a
+    /// home-realm domain to go straight to.
+    #[serde(default)]
+    pub upstream_hint: Option<String>,
     /// `sub` of a verified `id_token_hint`.
     pub hint_sub: Option<String>,
     pub ui_locales: Option<String>,
@@ -238,6 +244,10 @@ pub(crate) fn validate(
         prompt,
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
+        upstream_hint: params
+            .get("kc_idp_hint")
+            .or_else(|| params.get("domain_hint"))
+            .map(str::to_owned),
         hint_sub: None,
         ui_locales: params.get("ui_locales").map(str::to_owned),
         acr_values: params.get("acr_values").map(str::to_owned),

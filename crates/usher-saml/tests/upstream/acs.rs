@@ -93,8 +93,7 @@ async fn start_with_a_parked_login_hands_it_back() {
         .start_login(&usher_core::LoginRequest {
             resume_url: "/authorize/resume?x".into(),
             client_name: Some("app".into()),
-            force_login: false,
-            login_hint: None,
+            ..usher_core::LoginRequest::default()
         })
         .await
         .expect("parked");

@@ -2,7 +2,8 @@
 //! that owns the concept (`users`, `groups`, `links`).
 
 use async_trait::async_trait;
-use usher_core::ports::Directory;
+use usher_core::jit::JitOutcome;
+use usher_core::ports::{Directory, Provision};
 use usher_core::{
     Group, GroupId, GroupUpdate, IdentityLink, NewGroup, NewIdentityLink, NewUser, Page,
     PageRequest, Result, UpstreamId, User, UserId, UserUpdate,
@@ -113,5 +114,9 @@ impl Directory for SqlStore {
 
     async fn touch_link(&self, upstream: &UpstreamId, subject: &str) -> Result<()> {
         self.touch_link_impl(upstream, subject).await
+    }
+
+    async fn provision(&self, request: Provision) -> Result<Option<(User, JitOutcome)>> {
+        self.provision_impl(request).await
     }
 }

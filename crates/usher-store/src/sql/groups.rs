@@ -5,6 +5,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TryInsertResult,
 };
+use time::OffsetDateTime;
 use usher_core::{
     Error, Group, GroupId, GroupUpdate, LifecycleEvent, NewGroup, Page, PageRequest, Result, UserId,
 };
@@ -145,67 +146,14 @@ impl SqlStore {
     pub(super) async fn add_member_impl(&self, group: GroupId, user: UserId) -> Result<bool> {
         let now = self.now();
         let txn = self.begin().await?;
-        let result = async {
-            require_group(&txn, group).await?;
-            require_user(&txn, user).await?;
-            let row = group_members::ActiveModel {
-                group_id: Set(group.0),
-                user_id: Set(user.0),
-                created_at: Set(now),
-            };
-            // ON CONFLICT DO NOTHING: of two concurrent adds, one inserts and reports
-            // the event, the other sees the row and reports nothing.
-            let inserted = group_members::Entity::insert(row)
-                .on_conflict_do_nothing_on([
-                    group_members::Column::GroupId,
-                    group_members::Column::UserId,
-                ])
-                .exec_without_returning(&txn)
-                .await
-                .map_err(|e| {
-                    if is_foreign_key_violation(&e) {
-                        Error::not_found("group or user")
-                    } else {
-                        db_err(e)
-                    }
-                })?;
-            if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-                return Ok(false);
-            }
-            let event = LifecycleEvent::MembershipAdded {
-                group_id: group,
-                user_id: user,
-            };
-            emit(&txn, event, now).await?;
-            Ok(true)
-        }
-        .await;
+        let result = add_member_in(&txn, group, user, now).await;
         finish(txn, result).await
     }
 
     pub(super) async fn remove_member_impl(&self, group: GroupId, user: UserId) -> Result<bool> {
         let now = self.now();
         let txn = self.begin().await?;
-        let result = async {
-            require_group(&txn, group).await?;
-            require_user(&txn, user).await?;
-            let deleted = group_members::Entity::delete_many()
-                .filter(group_members::Column::GroupId.eq(group.0))
-                .filter(group_members::Column::UserId.eq(user.0))
-                .exec(&txn)
-                .await
-                .map_err(db_err)?;
-            if deleted.rows_affected == 0 {
-                return Ok(false);
-            }
-            let event = LifecycleEvent::MembershipRemoved {
-                group_id: group,
-                user_id: user,
-            };
-            emit(&txn, event, now).await?;
-            Ok(true)
-        }
-        .await;
+        let result = remove_member_in(&txn, group, user, now).await;
         finish(txn, result).await
     }
 
@@ -252,6 +200,127 @@ impl SqlStore {
             .map_err(db_err)?;
         Ok(rows.into_iter().map(to_group).collect())
     }
+}
+
+/// Adds a membership on `txn` with its event; `false` when already a member.
+pub(crate) async fn add_member_in(
+    txn: &impl ConnectionTrait,
+    group: GroupId,
+    user: UserId,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    require_group(txn, group).await?;
+    require_user(txn, user).await?;
+    let row = group_members::ActiveModel {
+        group_id: Set(group.0),
+        user_id: Set(user.0),
+        created_at: Set(now),
+    };
+    // ON CONFLICT DO NOTHING: of two concurrent adds, one inserts and reports
+    // the event, the other sees the row and reports nothing.
+    let inserted = group_members::Entity::insert(row)
+        .on_conflict_do_nothing_on([
+            group_members::Column::GroupId,
+            group_members::Column::UserId,
+        ])
+        .exec_without_returning(txn)
+        .await
+        .map_err(|e| {
+            if is_foreign_key_violation(&e) {
+                Error::not_found("group or user")
+            } else {
+                db_err(e)
+            }
+        })?;
+    if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(false);
+    }
+    let event = LifecycleEvent::MembershipAdded {
+        group_id: group,
+        user_id: user,
+    };
+    emit(txn, event, now).await?;
+    Ok(true)
+}
+
+/// Removes a membership on `txn` with its event; `false` when not a member.
+pub(crate) async fn remove_member_in(
+    txn: &impl ConnectionTrait,
+    group: GroupId,
+    user: UserId,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    require_group(txn, group).await?;
+    require_user(txn, user).await?;
+    let deleted = group_members::Entity::delete_many()
+        .filter(group_members::Column::GroupId.eq(group.0))
+        .filter(group_members::Column::UserId.eq(user.0))
+        .exec(txn)
+        .await
+        .map_err(db_err)?;
+    if deleted.rows_affected == 0 {
+        return Ok(false);
+    }
+    let event = LifecycleEvent::MembershipRemoved {
+        group_id: group,
+        user_id: user,
+    };
+    emit(txn, event, now).await?;
+    Ok(true)
+}
+
+/// The group named `name` (case-insensitively), created with its event when
+/// missing.
+pub(crate) async fn ensure_group(
+    txn: &impl ConnectionTrait,
+    name: &str,
+    now: OffsetDateTime,
+) -> Result<GroupId> {
+    let new = NewGroup::named(name);
+    new.validate()?;
+    let found = groups::Entity::find()
+        .filter(groups::Column::NameNormalized.eq(normalize_name(name)))
+        .one(txn)
+        .await
+        .map_err(db_err)?;
+    if let Some(row) = found {
+        return Ok(GroupId(row.id));
+    }
+    let group = Group {
+        id: GroupId::new(),
+        name: new.name,
+        display_name: None,
+        external_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    groups::Entity::insert(to_active_model(&group))
+        .exec_without_returning(txn)
+        .await
+        .map_err(db_err)?;
+    emit(
+        txn,
+        LifecycleEvent::GroupChanged { group_id: group.id },
+        now,
+    )
+    .await?;
+    Ok(group.id)
+}
+
+/// The id of the group named `name`, if any.
+pub(crate) async fn find_group_id(
+    txn: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<GroupId>> {
+    if NewGroup::named(name).validate().is_err() {
+        return Ok(None);
+    }
+    Ok(groups::Entity::find()
+        .filter(groups::Column::NameNormalized.eq(normalize_name(name)))
+        .one(txn)
+        .await
+        .map_err(db_err)?
+        .map(|row| GroupId(row.id)))
 }
 
 async fn lock_group(conn: &impl ConnectionTrait, id: GroupId) -> Result<Group> {

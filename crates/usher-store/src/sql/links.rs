@@ -2,7 +2,8 @@
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use time::OffsetDateTime;
 use usher_core::{Error, IdentityLink, NewIdentityLink, Result, UpstreamId, User, UserId};
 
 use super::SqlStore;
@@ -13,7 +14,7 @@ use super::users::find_user;
 
 /// Longest subject accepted. OIDC caps `sub` at 255 ASCII characters (Core §2); SAML
 /// persistent NameIDs at 256; the margin covers IdPs that stretch the rules.
-const MAX_SUBJECT_LEN: usize = 1024;
+pub(crate) const MAX_SUBJECT_LEN: usize = 1024;
 
 impl SqlStore {
     pub(super) async fn find_user_by_link_impl(
@@ -33,13 +34,7 @@ impl SqlStore {
     }
 
     pub(super) async fn link_identity_impl(&self, link: NewIdentityLink) -> Result<IdentityLink> {
-        // Compared byte for byte, never trimmed or case-folded: a subject is opaque,
-        // and folding would let two upstream accounts share one usher user.
-        if link.subject.is_empty() || link.subject.len() > MAX_SUBJECT_LEN {
-            return Err(Error::Invalid(format!(
-                "subject must be 1 to {MAX_SUBJECT_LEN} bytes"
-            )));
-        }
+        check_subject(&link.subject)?;
         require_user(self.conn(), link.user_id).await?;
         let now = self.now();
         let stored = IdentityLink {
@@ -122,4 +117,57 @@ fn to_link(row: identity_links::Model) -> Result<IdentityLink> {
         created_at: row.created_at,
         last_login_at: row.last_login_at,
     })
+}
+
+/// Inserts a link on `txn` (a taken `(upstream, subject)` is
+/// `Conflict(IdentityLink)`).
+pub(crate) async fn insert_link(
+    txn: &impl ConnectionTrait,
+    upstream: &UpstreamId,
+    subject: &str,
+    user: UserId,
+    now: OffsetDateTime,
+) -> Result<()> {
+    check_subject(subject)?;
+    identity_links::Entity::insert(identity_links::ActiveModel {
+        upstream_id: Set(upstream.as_str().to_owned()),
+        subject: Set(subject.to_owned()),
+        user_id: Set(user.0),
+        created_at: Set(now),
+        last_login_at: Set(Some(now)),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Records a sign-in through a link on `txn`; `false` when the link is gone.
+pub(crate) async fn touch_link_in(
+    txn: &impl ConnectionTrait,
+    upstream: &UpstreamId,
+    subject: &str,
+    user: UserId,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    let updated = identity_links::Entity::update_many()
+        .col_expr(identity_links::Column::LastLoginAt, Expr::value(now))
+        .filter(identity_links::Column::UpstreamId.eq(upstream.as_str()))
+        .filter(identity_links::Column::Subject.eq(subject))
+        .filter(identity_links::Column::UserId.eq(user.0))
+        .exec(txn)
+        .await
+        .map_err(db_err)?;
+    Ok(updated.rows_affected > 0)
+}
+
+fn check_subject(subject: &str) -> Result<()> {
+    // Compared byte for byte, never trimmed or case-folded: a subject is opaque,
+    // and folding would let two upstream accounts share one usher user.
+    if subject.is_empty() || subject.len() > MAX_SUBJECT_LEN {
+        return Err(Error::Invalid(format!(
+            "subject must be 1 to {MAX_SUBJECT_LEN} bytes"
+        )));
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ mod groups;
 mod keys;
 mod links;
 mod outbox;
+mod provision;
 mod registry;
 mod sealing;
 mod store;

@@ -8,6 +8,7 @@ use sea_orm::{
     QuerySelect,
 };
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 use usher_core::{
     Email, Error, LifecycleEvent, NewUser, Page, PageRequest, Result, User, UserId, UserUpdate,
     normalize_email,
@@ -44,16 +45,7 @@ impl SqlStore {
             updated_at: now,
         };
         let txn = self.begin().await?;
-        let result = async {
-            users::Entity::insert(to_active_model(&user))
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
-            insert_emails(&txn, user.id, &user.emails).await?;
-            emit(&txn, LifecycleEvent::UserCreated { user_id: user.id }, now).await?;
-            Ok(user)
-        }
-        .await;
+        let result = insert_user(&txn, user, now).await;
         finish(txn, result).await
     }
 
@@ -95,52 +87,7 @@ impl SqlStore {
         update.validate()?;
         let now = self.now();
         let txn = self.begin().await?;
-        let result = async {
-            // FOR UPDATE on PostgreSQL: two concurrent updates must not both compute
-            // their events from the same old row. (SQLite's IMMEDIATE transaction
-            // already serializes writers.)
-            let row = users::Entity::find_by_id(id.0)
-                .lock_exclusive()
-                .one(&txn)
-                .await
-                .map_err(db_err)?
-                .ok_or(Error::not_found("user"))?;
-            let old = load_user(&txn, row).await?;
-            let mut new = old.clone();
-            update.apply_to(&mut new);
-            let flipped = old.active != new.active;
-            let changed = !same_profile(&old, &new);
-            if !flipped && !changed {
-                return Ok(old);
-            }
-            new.updated_at = now;
-            let mut model = to_active_model(&new);
-            model.id = Unchanged(id.0);
-            model.created_at = Unchanged(old.created_at);
-            model.update(&txn).await.map_err(db_err)?;
-            if new.emails != old.emails {
-                user_emails::Entity::delete_many()
-                    .filter(user_emails::Column::UserId.eq(id.0))
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?;
-                insert_emails(&txn, id, &new.emails).await?;
-            }
-            // Downstream accounts should be active while changes are pushed to them:
-            // reactivate before updating, update before deactivating.
-            let user_id = id;
-            if flipped && new.active {
-                emit(&txn, LifecycleEvent::UserReactivated { user_id }, now).await?;
-            }
-            if changed {
-                emit(&txn, LifecycleEvent::UserUpdated { user_id }, now).await?;
-            }
-            if flipped && !new.active {
-                emit(&txn, LifecycleEvent::UserDeactivated { user_id }, now).await?;
-            }
-            Ok(new)
-        }
-        .await;
+        let result = update_user_in(&txn, id, update, now).await;
         finish(txn, result).await
     }
 
@@ -178,6 +125,73 @@ impl SqlStore {
             next: page.next,
         })
     }
+}
+
+/// Inserts a new user with its addresses and its `UserCreated` event on `txn`.
+pub(crate) async fn insert_user(
+    txn: &impl ConnectionTrait,
+    user: User,
+    now: OffsetDateTime,
+) -> Result<User> {
+    users::Entity::insert(to_active_model(&user))
+        .exec_without_returning(txn)
+        .await
+        .map_err(db_err)?;
+    insert_emails(txn, user.id, &user.emails).await?;
+    emit(txn, LifecycleEvent::UserCreated { user_id: user.id }, now).await?;
+    Ok(user)
+}
+
+/// Applies `update` to a user on `txn` (locking its row), with its events.
+pub(crate) async fn update_user_in(
+    txn: &impl ConnectionTrait,
+    id: UserId,
+    update: UserUpdate,
+    now: OffsetDateTime,
+) -> Result<User> {
+    // FOR UPDATE on PostgreSQL: two concurrent updates must not both compute
+    // their events from the same old row. (SQLite's IMMEDIATE transaction
+    // already serializes writers.)
+    let row = users::Entity::find_by_id(id.0)
+        .lock_exclusive()
+        .one(txn)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::not_found("user"))?;
+    let old = load_user(txn, row).await?;
+    let mut new = old.clone();
+    update.apply_to(&mut new);
+    let flipped = old.active != new.active;
+    let changed = !same_profile(&old, &new);
+    if !flipped && !changed {
+        return Ok(old);
+    }
+    new.updated_at = now;
+    let mut model = to_active_model(&new);
+    model.id = Unchanged(id.0);
+    model.created_at = Unchanged(old.created_at);
+    model.update(txn).await.map_err(db_err)?;
+    if new.emails != old.emails {
+        user_emails::Entity::delete_many()
+            .filter(user_emails::Column::UserId.eq(id.0))
+            .exec(txn)
+            .await
+            .map_err(db_err)?;
+        insert_emails(txn, id, &new.emails).await?;
+    }
+    // Downstream accounts should be active while changes are pushed to them:
+    // reactivate before updating, update before deactivating.
+    let user_id = id;
+    if flipped && new.active {
+        emit(txn, LifecycleEvent::UserReactivated { user_id }, now).await?;
+    }
+    if changed {
+        emit(txn, LifecycleEvent::UserUpdated { user_id }, now).await?;
+    }
+    if flipped && !new.active {
+        emit(txn, LifecycleEvent::UserDeactivated { user_id }, now).await?;
+    }
+    Ok(new)
 }
 
 /// True when everything but `active` and the timestamps is equal.

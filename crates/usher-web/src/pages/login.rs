@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use usher_core::{LoginRequest, User, normalize_email};
 
-use super::{checked_resume, continue_to, csrf_refused, logout};
+use super::{checked_resume, continue_to, csrf_refused, logout, realm};
 use crate::client_ip::{bucket, client_ip};
 use crate::context::{Ctx, plausible_id};
 use crate::render::{PageError, page, see_other};
@@ -43,6 +43,10 @@ struct LoginPage<'a> {
     csrf: &'a str,
     t: Option<&'a str>,
     username: &'a str,
+    /// Upstream buttons: (label, start URL).
+    upstreams: &'a [(String, String)],
+    /// Show the "sign in with your organisation" (home-realm discovery) form.
+    discovery: bool,
 }
 
 /// The parked request named by `t`, checked.
@@ -78,6 +82,11 @@ fn form(
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
     let (token, cookie) = csrf::token(req, &ctx.state.settings).map_err(|e| ctx.core(e))?;
+    let offered = realm::offered(ctx, request);
+    let buttons: Vec<(String, String)> = offered
+        .iter()
+        .map(|u| (u.display_name.clone(), u.start_url(t)))
+        .collect();
     let mut response = page(
         StatusCode::OK,
         &LoginPage {
@@ -87,6 +96,8 @@ fn form(
             csrf: &token,
             t,
             username,
+            upstreams: &buttons,
+            discovery: offered.iter().any(|u| !u.domains.is_empty()),
         },
     );
     cookies::add(&mut response, cookie);
@@ -116,11 +127,63 @@ pub(crate) async fn show(
             request.as_ref().map_or("/", |r| r.resume_url.as_str()),
         ));
     }
+    // kc_idp_hint / domain_hint, then home-realm discovery on the login_hint's
+    // domain: straight to the upstream, as Keycloak and Entra ID do.
+    if let Some(up) = realm::hinted(&ctx, request.as_ref()) {
+        return Ok(see_other(&up.start_url(t)));
+    }
     let hint = request
         .as_ref()
         .and_then(|r| r.login_hint.as_deref())
         .unwrap_or("");
     form(&ctx, &req, request.as_ref(), t, hint, None)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DiscoverForm {
+    csrf: String,
+    t: Option<String>,
+    email: String,
+}
+
+/// `POST /login/discover`: home-realm discovery. The email's domain picks the
+/// upstream that claims it; other domains get the login page back with the other
+/// options and a word on why.
+pub(crate) async fn discover(
+    ctx: Ctx,
+    req: HttpRequest,
+    form_data: web::Form<DiscoverForm>,
+) -> Result<HttpResponse, PageError> {
+    let input = form_data.into_inner();
+    if !csrf::verify(&req, &ctx.state.settings, &input.csrf) {
+        return Err(csrf_refused(&ctx));
+    }
+    let t = input.t.as_deref();
+    let request = parked_opt(&ctx, t).await?;
+    let email = input.email.trim();
+    if email.len() <= MAX_LOGIN_LEN
+        && let Some(up) = realm::for_email(&ctx, request.as_ref(), email)
+    {
+        // Through /continue: the upstream is another origin, and browsers check
+        // redirects after a form POST against `form-action`.
+        return Ok(see_other(&continue_to(&up.start_url(t))));
+    }
+    let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+    let message = if domain.is_empty() {
+        "Type your work email address (name@company.example) to find your organisation's sign-in."
+            .to_owned()
+    } else {
+        format!(
+            "No organisation sign-in is set up for {domain}. Sign in with your username and \
+             password, or choose one of the options below."
+        )
+    };
+    let shown = if email.len() <= MAX_LOGIN_LEN {
+        email
+    } else {
+        ""
+    };
+    form(&ctx, &req, request.as_ref(), t, shown, Some(&message))
 }
 
 /// `POST /login`.

@@ -175,7 +175,15 @@ async fn sign_out(
         Some(secret) => end_session(ctx, &secret, "logout").await?,
         None => None,
     };
-    let target = request.and_then(|r| r.redirect_after.as_deref());
+    let app_target = request.and_then(|r| r.redirect_after.as_deref());
+    // Signed in through an upstream OP: its session ends too (RP-Initiated Logout),
+    // after the SAML SPs, and it sends the browser back to `/logout/done`, which
+    // goes on to the app.
+    let upstream_hop = match &ended {
+        Some((session, _)) => upstream_logout(ctx, session, request).await?,
+        None => None,
+    };
+    let target = upstream_hop.as_deref().or(app_target);
     // SAML SPs are told through the browser (front-channel, SAML Profiles
     // §4.4.3.3): a chain of LogoutRequests run by usher-saml, which ends where the
     // browser would have gone.
@@ -208,6 +216,9 @@ async fn sign_out(
         _ => None,
     };
     let mut response = match (chain, target) {
+        // A path on usher (`/logout/upstream`) that redirects to the upstream.
+        (None, Some(hop)) if upstream_hop.is_some() && after_form => see_other(&continue_to(hop)),
+        (None, Some(hop)) if upstream_hop.is_some() => see_other(hop),
         // After a form, through `/continue`: the redirects to the SPs must not
         // follow the form submission, whose `form-action` would block them.
         (Some(chain), _) if after_form => see_other(&continue_to(&chain)),
@@ -233,14 +244,115 @@ async fn sign_out(
     Ok(response)
 }
 
-/// `GET /logout/done`.
-pub(crate) async fn done() -> HttpResponse {
-    page(
+/// The `/logout/upstream?t=ID` hop that sends the browser to the upstream OP's
+/// logout, when the ended session came through one that has an end_session
+/// endpoint. The app's own destination is parked too, as the `state` the upstream
+/// returns to `/logout/done`.
+async fn upstream_logout(
+    ctx: &Ctx,
+    session: &usher_core::SsoSession,
+    request: Option<&LogoutRequest>,
+) -> Result<Option<String>, PageError> {
+    let (Some((upstream, upstream_session)), Some(federation)) =
+        (&session.upstream, &ctx.state.federation)
+    else {
+        return Ok(None);
+    };
+    let Some(logout) = &federation.upstream_logout else {
+        return Ok(None);
+    };
+    let interactions = &ctx.state.deps.interactions;
+    let back = match request.and_then(|r| r.redirect_after.clone()) {
+        Some(url) => {
+            let parked = LogoutRequest {
+                client_name: request.and_then(|r| r.client_name.clone()),
+                redirect_after: Some(url),
+                confirmed: false,
+                sid: None,
+            };
+            Some(
+                interactions
+                    .start_logout(&parked)
+                    .await
+                    .map_err(|e| ctx.core(e))?,
+            )
+        }
+        None => None,
+    };
+    let then = format!(
+        "{}{DONE}",
+        ctx.state.settings.public_url.trim_end_matches('/')
+    );
+    let Some(url) = logout
+        .logout_url(upstream, upstream_session, &then, back.as_deref())
+        .await
+    else {
+        return Ok(None);
+    };
+    let hop = LogoutRequest {
+        client_name: None,
+        redirect_after: Some(url),
+        confirmed: false,
+        sid: None,
+    };
+    let id = interactions
+        .start_logout(&hop)
+        .await
+        .map_err(|e| ctx.core(e))?;
+    Ok(Some(format!("/logout/upstream?t={id}")))
+}
+
+/// `GET /logout/upstream?t=ID`: on to the upstream's logout (a navigation, not a
+/// form submission, so no `form-action` applies).
+pub(crate) async fn to_upstream(
+    ctx: Ctx,
+    query: web::Query<LogoutQuery>,
+) -> Result<HttpResponse, PageError> {
+    let hop = match query.t.as_deref().filter(|t| plausible_id(t)) {
+        Some(t) => ctx
+            .state
+            .deps
+            .interactions
+            .take_logout(t)
+            .await
+            .map_err(|e| ctx.core(e))?,
+        None => None,
+    };
+    match hop.and_then(|h| h.redirect_after) {
+        Some(url) => Ok(see_other(&url)),
+        None => Ok(see_other(DONE)),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DoneQuery {
+    state: Option<String>,
+}
+
+/// `GET /logout/done[?state=ID]`: the signed-out page, or (back from an upstream's
+/// logout) on to the app's post-logout URL parked under `state`.
+pub(crate) async fn done(
+    ctx: Ctx,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, PageError> {
+    if let Some(state) = query.state.as_deref().filter(|t| plausible_id(t))
+        && let Some(parked) = ctx
+            .state
+            .deps
+            .interactions
+            .take_logout(state)
+            .await
+            .map_err(|e| ctx.core(e))?
+        && let Some(url) = parked.redirect_after
+    {
+        return Ok(see_other(&url));
+    }
+    Ok(page(
         StatusCode::OK,
         &SignedOutPage {
             title: "Signed out",
             client_name: None,
             continue_url: None,
         },
-    )
+    ))
 }

@@ -3,9 +3,11 @@
 pub(crate) mod assets;
 pub(crate) mod consent;
 pub(crate) mod continue_page;
+pub(crate) mod federated;
 pub(crate) mod home;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod realm;
 
 use actix_web::http::StatusCode;
 

@@ -18,6 +18,7 @@ pub fn request(client_name: &str) -> LoginRequest {
         client_name: Some(client_name.into()),
         force_login: false,
         login_hint: None,
+        ..LoginRequest::default()
     }
 }
 

@@ -10,6 +10,7 @@ mod load;
 mod oidc;
 mod saml;
 mod secret;
+mod upstreams;
 mod validate;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ pub use load::load;
 pub use oidc::OidcConfig;
 pub use saml::{SamlConfig, SpDeclaration, SpSource};
 pub use secret::{Secret, resolve as resolve_secret};
+pub use upstreams::{UpstreamConfig, oidc_upstreams, profiles as upstream_profiles};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -54,6 +56,8 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// The SAML IdP and its service providers.
     pub saml: SamlConfig,
+    /// `[[upstreams]]`: upstream IdPs (OIDC, SAML) and their JIT policies.
+    pub upstreams: Vec<UpstreamConfig>,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             users: Vec::new(),
             oidc: OidcConfig::default(),
             saml: SamlConfig::default(),
+            upstreams: Vec::new(),
         }
     }
 }

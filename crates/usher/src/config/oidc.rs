@@ -74,6 +74,9 @@ pub struct ClientConfig {
     /// A trusted first-party app: no consent page.
     #[serde(default)]
     pub first_party: bool,
+    /// The upstream IdPs (ids of `[[upstreams]]`) its users may sign in through;
+    /// absent: all of them; `[]`: local accounts only.
+    pub allowed_upstreams: Option<Vec<String>>,
 }
 
 impl OidcConfig {
@@ -239,6 +242,7 @@ impl ClientConfig {
             signing_alg,
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
             first_party: self.first_party,
+            allowed_upstreams: self.allowed_upstreams.clone(),
         })
     }
 }

@@ -80,6 +80,24 @@ impl Config {
         self.validate_accounts()?;
         self.oidc.clients()?;
         self.saml.service_providers()?;
+        super::oidc_upstreams(&self.upstreams)?;
+        self.validate_allowed_upstreams()?;
+        Ok(())
+    }
+
+    /// An app's `allowed_upstreams` must name configured upstreams (a typo would
+    /// silently lock its users out).
+    fn validate_allowed_upstreams(&self) -> Result<(), ConfigError> {
+        for (i, c) in self.oidc.clients.iter().enumerate() {
+            for id in c.allowed_upstreams.iter().flatten() {
+                if !self.upstreams.iter().any(|u| &u.id == id) {
+                    return Err(ConfigError::invalid(
+                        &format!("oidc.clients[{i}].allowed_upstreams"),
+                        format!("{id:?} is not the id of any [[upstreams]] entry"),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 

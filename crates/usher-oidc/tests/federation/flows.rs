@@ -1,0 +1,201 @@
+//! JIT through the whole chain: upstream OP -> relying party -> /login/federated.
+
+use std::collections::BTreeMap;
+
+use usher_core::UserUpdate;
+use usher_core::jit::{JitOutcome, JitPolicy, SyncMode, Template};
+use usher_core::ports::Directory;
+
+use super::{Browser, Up, UpstreamOp, Usher, profile, signed_in};
+
+fn policy() -> JitPolicy {
+    let mut p = JitPolicy::default();
+    p.mapping.username = Template::parse("{preferred_username|lower}").expect("t");
+    p.mapping.attributes = BTreeMap::from([(
+        "department".to_owned(),
+        Template::parse("{department}").expect("t"),
+    )]);
+    p.groups.map = BTreeMap::from([
+        ("eng".to_owned(), "engineering".to_owned()),
+        ("ops".to_owned(), "operations".to_owned()),
+    ]);
+    p.groups.default_groups = vec!["staff".into()];
+    p
+}
+
+async fn groups(usher: &Usher, username: &str) -> Vec<String> {
+    let user = usher.user(username).await.expect("user");
+    usher
+        .store
+        .groups_of(user.id)
+        .await
+        .expect("groups")
+        .into_iter()
+        .map(|g| g.name)
+        .collect()
+}
+
+#[actix_web::test]
+async fn first_login_creates_the_user_with_mapped_attributes_and_groups_then_reuses_the_link() {
+    let op = UpstreamOp::start().await;
+    let mut up = Up::new("corp", &op);
+    up.jit = policy();
+    let usher = Usher::start(vec![up]).await;
+
+    let mut browser = Browser::new();
+    let page = browser.sign_in(&usher, "corp").await;
+    assert!(signed_in(&page, &browser), "{page:?}");
+    let user = usher.user("alice").await.expect("created");
+    assert_eq!(
+        user.primary_email().map(|e| e.address.as_str()),
+        Some("alice@example.com")
+    );
+    assert!(user.primary_email().is_some_and(|e| e.verified));
+    assert_eq!(user.display_name.as_deref(), Some("Alice Example"));
+    // From userinfo, merged with the id_token's claims.
+    assert_eq!(user.attributes["department"], "R&D");
+    assert_eq!(groups(&usher, "alice").await, ["engineering", "staff"]);
+
+    // Second sign-in, another browser: the link, not a new user.
+    let mut other = Browser::new();
+    let page = other.sign_in(&usher, "corp").await;
+    assert!(signed_in(&page, &other), "{page:?}");
+    assert_eq!(usher.user_count().await, 1);
+    let report = usher.report().await;
+    let outcomes: Vec<_> = report.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, [JitOutcome::Created, JitOutcome::SignedIn]);
+    assert!(report.iter().all(|r| r.user_id == Some(user.id)));
+    assert_eq!(report[0].client_ip.as_deref(), Some("127.0.0.1"));
+}
+
+#[actix_web::test]
+async fn force_sync_removes_a_group_no_longer_asserted() {
+    let op = UpstreamOp::start().await;
+    op.tweak(|t| t.profile = profile("s-1", "bob", "bob@example.com", true, &["eng", "ops"]));
+    let mut up = Up::new("corp", &op);
+    up.jit = policy();
+    up.jit.sync = SyncMode::Force;
+    let usher = Usher::start(vec![up]).await;
+    let mut first = Browser::new();
+    let page = first.sign_in(&usher, "corp").await;
+    assert!(signed_in(&page, &first), "{page:?}");
+    assert_eq!(
+        groups(&usher, "bob").await,
+        ["engineering", "operations", "staff"]
+    );
+
+    op.tweak(|t| t.profile = profile("s-1", "bob", "bob@example.com", true, &["eng"]));
+    let mut browser = Browser::new();
+    let page = browser.sign_in(&usher, "corp").await;
+    assert!(signed_in(&page, &browser), "{page:?}");
+    assert_eq!(groups(&usher, "bob").await, ["engineering", "staff"]);
+    let last = usher.report().await.pop().expect("row");
+    assert_eq!(last.outcome, JitOutcome::Updated);
+    assert!(
+        last.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("-operations")),
+        "{last:?}"
+    );
+}
+
+#[actix_web::test]
+async fn an_email_domain_outside_the_allow_list_is_denied_with_a_reason() {
+    let op = UpstreamOp::start().await;
+    let mut up = Up::new("corp", &op);
+    up.jit.allowed_email_domains = vec!["corp.example".into()];
+    let usher = Usher::start(vec![up]).await;
+    let mut browser = Browser::new();
+    let page = browser.sign_in(&usher, "corp").await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(
+        page.body.contains("addresses at corp.example"),
+        "{}",
+        page.body
+    );
+    assert_eq!(usher.user_count().await, 0);
+    let report = usher.report().await;
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].outcome, JitOutcome::Denied);
+    assert!(
+        report[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("email_domain"))
+    );
+}
+
+#[actix_web::test]
+async fn a_client_outside_the_allowed_networks_is_denied() {
+    let op = UpstreamOp::start().await;
+    let mut up = Up::new("corp", &op);
+    up.jit.allowed_networks = vec!["10.0.0.0/8".parse().expect("net")];
+    let usher = Usher::start(vec![up]).await;
+    let page = Browser::new().sign_in(&usher, "corp").await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(page.body.contains("127.0.0.1"), "{}", page.body);
+    assert_eq!(usher.user_count().await, 0);
+}
+
+#[actix_web::test]
+async fn a_deactivated_user_cannot_sign_in_through_the_upstream() {
+    let op = UpstreamOp::start().await;
+    let usher = Usher::start(vec![Up::new("corp", &op)]).await;
+    let mut browser = Browser::new();
+    assert!(signed_in(&browser.sign_in(&usher, "corp").await, &browser));
+    let user = usher.user("Alice").await.expect("created");
+    usher
+        .store
+        .update_user(
+            user.id,
+            UserUpdate {
+                active: Some(false),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .expect("deactivated");
+    let page = Browser::new().sign_in(&usher, "corp").await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(page.body.contains("deactivated"), "{}", page.body);
+}
+
+#[actix_web::test]
+async fn a_disabled_upstream_accepts_no_sign_in() {
+    let op = UpstreamOp::start().await;
+    let mut up = Up::new("corp", &op);
+    up.enabled = false;
+    let usher = Usher::start(vec![up]).await;
+    let mut browser = Browser::new();
+    let page = browser
+        .get(&format!("{}/federation/corp/oidc/start", usher.base))
+        .await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(page.body.contains("turned off"), "{}", page.body);
+    // Its button is not offered either.
+    let login = browser.get(&format!("{}/login", usher.base)).await;
+    assert!(!login.body.contains("/federation/corp"), "{}", login.body);
+}
+
+#[actix_web::test]
+async fn the_login_page_offers_upstreams_and_home_realm_discovery() {
+    let op = UpstreamOp::start().await;
+    let usher = Usher::start(vec![Up::new("corp", &op)]).await;
+    let mut browser = Browser::new();
+    let login = browser.get(&format!("{}/login", usher.base)).await;
+    assert!(
+        login.body.contains("href=\"/federation/corp/oidc/start\""),
+        "{}",
+        login.body
+    );
+    assert!(
+        login.body.contains("Sign in with corp SSO"),
+        "{}",
+        login.body
+    );
+    assert!(
+        login.body.contains("action=\"/login/discover\""),
+        "{}",
+        login.body
+    );
+}

@@ -1,0 +1,156 @@
+// The whole federation chain, driven the way a browser and an app would:
+// openid-client 6 (the downstream app) signs in at usher, which sends the browser
+// to oidc-provider (the upstream IdP); the browser posts the IdP's dev login and
+// consent forms, comes back through usher's callback and /login/federated, and the
+// app gets its code and id_token from usher.
+//
+// Usage: node federated_rp.mjs '<json>'
+//   { "peers", "base": usher URL, "client_id", "client_secret", "redirect_uri",
+//     "runs": [{ "name", "login": "<account>", "idp_hint": "<upstream id>" }] }
+// Prints `RESULT <json>`: per run { name, ok, claims?, userinfo?, status?, page? }.
+
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const config = JSON.parse(process.argv[2]);
+const oc = await import(
+  pathToFileURL(join(config.peers, 'node_modules', 'openid-client', 'build', 'index.js')).href
+);
+const log = (...args) => console.error('[fed-rp]', ...args);
+
+class CookieJar {
+  constructor() { this.byHost = new Map(); }
+  jar(url) {
+    if (!this.byHost.has(url.host)) this.byHost.set(url.host, new Map());
+    return this.byHost.get(url.host);
+  }
+  store(url, response) {
+    const jar = this.jar(url);
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attrs.some((a) => {
+        const [k, v] = a.trim().split('=');
+        return (k.toLowerCase() === 'max-age' && Number(v) <= 0)
+          || (k.toLowerCase() === 'expires' && Date.parse(v) < Date.now());
+      });
+      if (expired || value === '') jar.delete(name);
+      else jar.set(name, value);
+    }
+  }
+  header(url) {
+    return [...this.jar(url)].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+const unescapeHtml = (s) => s
+  .replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCodePoint(parseInt(h, 16)))
+  .replace(/&#([0-9]+);/g, (_, d) => String.fromCodePoint(Number(d)))
+  .replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+function form(html, fill) {
+  const m = html.match(/<form\b[^>]*method="post"[^>]*>([\s\S]*?)<\/form>/i);
+  if (!m) return null;
+  const open = m[0].slice(0, m[0].indexOf('>') + 1);
+  const action = unescapeHtml((open.match(/action="([^"]*)"/i) ?? [])[1] ?? '');
+  const fields = new URLSearchParams();
+  for (const input of m[1].match(/<input\b[^>]*>/gi) ?? []) {
+    const name = (input.match(/\sname="([^"]*)"/i) ?? [])[1];
+    if (!name) continue;
+    const value = (input.match(/\svalue="([^"]*)"/i) ?? [])[1];
+    fields.set(name, name in fill ? fill[name] : unescapeHtml(value ?? ''));
+  }
+  return { action, fields };
+}
+
+// Follows redirects and posts the IdP's forms until the browser reaches `stopAt`
+// (the app's redirect URI); a page that is neither is the end of the road.
+async function browse(jar, start, stopAt, login) {
+  let url = new URL(start);
+  let method = 'GET';
+  let body;
+  for (let hop = 0; hop < 30; hop++) {
+    if (url.href.startsWith(stopAt)) return { url };
+    const headers = { accept: 'text/html' };
+    const cookie = jar.header(url);
+    if (cookie) headers.cookie = cookie;
+    if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+    let response;
+    try {
+      response = await fetch(url, { method, headers, body, redirect: 'manual' });
+    } catch (e) {
+      throw new Error(`${method} ${url.href} failed: ${e.cause ?? e}`);
+    }
+    jar.store(url, response);
+    if ([301, 302, 303, 307, 308].includes(response.status)) {
+      url = new URL(response.headers.get('location'), url);
+      method = 'GET';
+      body = undefined;
+      continue;
+    }
+    const html = await response.text();
+    // usher's /continue page moves on with a meta refresh.
+    const refresh = html.match(/http-equiv="refresh" content="0;\s*url=([^"]+)"/i);
+    if (response.status === 200 && refresh) {
+      url = new URL(unescapeHtml(refresh[1]), url);
+      method = 'GET';
+      body = undefined;
+      continue;
+    }
+    // oidc-provider's dev interactions: the login form, then consent.
+    if (response.status === 200 && /name="prompt" value="login"/.test(html)) {
+      const f = form(html, { login, password: 'any' });
+      url = new URL(f.action, url); method = 'POST'; body = f.fields.toString();
+      continue;
+    }
+    if (response.status === 200 && /name="prompt" value="consent"/.test(html)) {
+      const f = form(html, {});
+      url = new URL(f.action, url); method = 'POST'; body = f.fields.toString();
+      continue;
+    }
+    const text = html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+    return { status: response.status, path: url.pathname, page: text.slice(0, 600) };
+  }
+  throw new Error('too many hops');
+}
+
+const as = await oc.discovery(new URL(config.base), config.client_id, {}, oc.ClientSecretBasic(config.client_secret), {
+  execute: [oc.allowInsecureRequests],
+});
+
+const results = [];
+for (const run of config.runs) {
+  const jar = new CookieJar();
+  const verifier = oc.randomPKCECodeVerifier();
+  const nonce = oc.randomNonce();
+  const state = oc.randomState();
+  const params = {
+    redirect_uri: config.redirect_uri,
+    scope: 'openid email profile groups',
+    code_challenge: await oc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    nonce,
+    state,
+  };
+  if (run.idp_hint) params.kc_idp_hint = run.idp_hint;
+  if (run.login_hint) params.login_hint = run.login_hint;
+  const start = oc.buildAuthorizationUrl(as, params);
+  const end = await browse(jar, start.href, config.redirect_uri, run.login);
+  if (!end.url) {
+    log(run.name, 'ended on a page', end.status, end.path);
+    results.push({ name: run.name, ok: false, ...end });
+    continue;
+  }
+  const tokens = await oc.authorizationCodeGrant(as, end.url, {
+    pkceCodeVerifier: verifier,
+    expectedNonce: nonce,
+    expectedState: state,
+    idTokenExpected: true,
+  });
+  const claims = tokens.claims();
+  const userinfo = await oc.fetchUserInfo(as, tokens.access_token, claims.sub);
+  results.push({ name: run.name, ok: true, claims, userinfo });
+}
+console.log(`RESULT ${JSON.stringify(results)}`);
