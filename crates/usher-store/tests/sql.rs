@@ -11,6 +11,7 @@ mod groups;
 mod harness;
 mod hostile;
 mod keys;
+mod query;
 mod registry;
 mod users;
 
@@ -62,4 +63,10 @@ suite!(
     credentials::password_hashes_set_replace_remove,
     credentials::password_hashes_refuse_plain_text_and_unknown_users,
     credentials::password_hashes_go_with_their_user,
+    query::filters_translate_to_bound_sql,
+    query::queries_page_count_and_scope,
+    query::oversized_filters_are_refused,
+    query::conditional_writes_and_audit,
+    query::group_changes_are_atomic,
+    query::scim_client_tokens,
 );

@@ -12,6 +12,7 @@ mod keys;
 mod logout;
 mod outbox;
 mod registry;
+mod scim_clients;
 
 pub use audit::AuditLog;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -22,3 +23,4 @@ pub use keys::{KeyAlgorithm, KeyStatus, KeyStore, SigningKey};
 pub use logout::LogoutListener;
 pub use outbox::Outbox;
 pub use registry::Registry;
+pub use scim_clients::{ScimClient, ScimClients};

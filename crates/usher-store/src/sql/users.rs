@@ -15,6 +15,7 @@ use usher_core::{
 use uuid::Uuid;
 
 use super::SqlStore;
+use super::audit::record_in;
 use super::entities::{user_emails, users};
 use super::errors::db_err;
 use super::outbox::emit;
@@ -27,7 +28,7 @@ pub(crate) fn normalize_username(username: &str) -> String {
 }
 
 impl SqlStore {
-    pub(super) async fn create_user_impl(&self, new: NewUser) -> Result<User> {
+    pub(super) async fn create_user_impl(&self, new: NewUser, actor: Option<&str>) -> Result<User> {
         new.validate()?;
         let now = self.now();
         let user = User {
@@ -42,6 +43,8 @@ impl SqlStore {
             attributes: new.attributes,
             created_at: now,
             updated_at: now,
+            version: 1,
+            provisioned_by: new.provisioned_by,
         };
         let txn = self.begin().await?;
         let result = async {
@@ -51,6 +54,9 @@ impl SqlStore {
                 .map_err(db_err)?;
             insert_emails(&txn, user.id, &user.emails).await?;
             emit(&txn, LifecycleEvent::UserCreated { user_id: user.id }, now).await?;
+            if let Some(actor) = actor {
+                record_in(&txn, now, actor, "user.create", &user.id.to_string()).await?;
+            }
             Ok(user)
         }
         .await;
@@ -91,7 +97,13 @@ impl SqlStore {
         }
     }
 
-    pub(super) async fn update_user_impl(&self, id: UserId, update: UserUpdate) -> Result<User> {
+    pub(super) async fn update_user_impl(
+        &self,
+        id: UserId,
+        update: UserUpdate,
+        if_version: Option<i64>,
+        actor: Option<&str>,
+    ) -> Result<User> {
         update.validate()?;
         let now = self.now();
         let txn = self.begin().await?;
@@ -106,6 +118,14 @@ impl SqlStore {
                 .map_err(db_err)?
                 .ok_or(Error::not_found("user"))?;
             let old = load_user(&txn, row).await?;
+            if let Some(expected) = if_version
+                && expected != old.version
+            {
+                return Err(Error::VersionMismatch {
+                    entity: "user",
+                    current: old.version,
+                });
+            }
             let mut new = old.clone();
             update.apply_to(&mut new);
             let flipped = old.active != new.active;
@@ -114,9 +134,11 @@ impl SqlStore {
                 return Ok(old);
             }
             new.updated_at = now;
+            new.version = old.version + 1;
             let mut model = to_active_model(&new);
             model.id = Unchanged(id.0);
             model.created_at = Unchanged(old.created_at);
+            model.provisioned_by = Unchanged(old.provisioned_by.clone());
             model.update(&txn).await.map_err(db_err)?;
             if new.emails != old.emails {
                 user_emails::Entity::delete_many()
@@ -138,16 +160,43 @@ impl SqlStore {
             if flipped && !new.active {
                 emit(&txn, LifecycleEvent::UserDeactivated { user_id }, now).await?;
             }
+            if let Some(actor) = actor {
+                let action = match (flipped, new.active) {
+                    (true, false) => "user.deactivate",
+                    (true, true) => "user.reactivate",
+                    _ => "user.update",
+                };
+                record_in(&txn, now, actor, action, &id.to_string()).await?;
+            }
             Ok(new)
         }
         .await;
         finish(txn, result).await
     }
 
-    pub(super) async fn delete_user_impl(&self, id: UserId) -> Result<()> {
+    pub(super) async fn delete_user_impl(
+        &self,
+        id: UserId,
+        if_version: Option<i64>,
+        actor: Option<&str>,
+    ) -> Result<()> {
         let now = self.now();
         let txn = self.begin().await?;
         let result = async {
+            if let Some(expected) = if_version {
+                let row = users::Entity::find_by_id(id.0)
+                    .lock_exclusive()
+                    .one(&txn)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(Error::not_found("user"))?;
+                if row.version != expected {
+                    return Err(Error::VersionMismatch {
+                        entity: "user",
+                        current: row.version,
+                    });
+                }
+            }
             // Emails, memberships and links go by ON DELETE CASCADE.
             let deleted = users::Entity::delete_by_id(id.0)
                 .exec(&txn)
@@ -156,7 +205,11 @@ impl SqlStore {
             if deleted.rows_affected == 0 {
                 return Err(Error::not_found("user"));
             }
-            emit(&txn, LifecycleEvent::UserDeleted { user_id: id }, now).await
+            emit(&txn, LifecycleEvent::UserDeleted { user_id: id }, now).await?;
+            if let Some(actor) = actor {
+                record_in(&txn, now, actor, "user.delete", &id.to_string()).await?;
+            }
+            Ok(())
         }
         .await;
         finish(txn, result).await
@@ -204,6 +257,8 @@ fn to_active_model(user: &User) -> users::ActiveModel {
         attributes: Set(Value::Object(user.attributes.clone())),
         created_at: Set(user.created_at),
         updated_at: Set(user.updated_at),
+        version: Set(user.version),
+        provisioned_by: Set(user.provisioned_by.clone()),
     }
 }
 
@@ -219,6 +274,7 @@ async fn insert_emails(conn: &impl ConnectionTrait, user: UserId, emails: &[Emai
             address_normalized: Set(normalize_email(&email.address)),
             verified: Set(email.verified),
             is_primary: Set(email.primary),
+            kind: Set(email.kind.clone()),
         });
     }
     if rows.is_empty() {
@@ -251,7 +307,10 @@ async fn load_user(conn: &impl ConnectionTrait, row: users::Model) -> Result<Use
 }
 
 /// Turns rows into users, reading all their addresses in one query.
-async fn load_users(conn: &impl ConnectionTrait, rows: Vec<users::Model>) -> Result<Vec<User>> {
+pub(crate) async fn load_users(
+    conn: &impl ConnectionTrait,
+    rows: Vec<users::Model>,
+) -> Result<Vec<User>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -268,7 +327,7 @@ async fn load_users(conn: &impl ConnectionTrait, rows: Vec<users::Model>) -> Res
         emails
             .entry(e.user_id)
             .or_default()
-            .push(Email::new(e.address, e.verified, e.is_primary));
+            .push(Email::new(e.address, e.verified, e.is_primary).with_kind(e.kind));
     }
     rows.into_iter()
         .map(|row| {
@@ -301,5 +360,7 @@ fn to_user(row: users::Model, emails: Vec<Email>) -> Result<User> {
         attributes,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        version: row.version,
+        provisioned_by: row.provisioned_by,
     })
 }
