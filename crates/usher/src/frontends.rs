@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use actix_web::web;
-use usher_core::ports::{Clock, LogoutListener, SystemClock};
+use usher_core::ports::{Clock, LogoutListener, ScimClients, SystemClock};
 use usher_core::{Interactions, SessionPolicy, Sessions};
 use usher_oidc::{OidcDeps, OidcSettings, OidcState};
 use usher_saml::{SamlDeps, SamlSettings, SamlState};
@@ -24,6 +24,8 @@ pub struct Frontends {
     pub web: web::Data<OnceLock<Arc<WebState>>>,
     /// The SAML IdP.
     pub saml: usher_saml::SamlData,
+    /// The SCIM service.
+    pub scim: usher_scim::ScimData,
 }
 
 impl Frontends {
@@ -33,6 +35,7 @@ impl Frontends {
             oidc: web::Data::new(OnceLock::new()),
             web: web::Data::new(OnceLock::new()),
             saml: web::Data::new(OnceLock::new()),
+            scim: web::Data::new(OnceLock::new()),
         }
     }
 
@@ -104,6 +107,34 @@ impl Frontends {
                 logout_listeners: vec![backchannel.clone()],
             },
         ));
+        for (name, token) in config
+            .scim
+            .clients()
+            .map_err(|e| usher_core::Error::Invalid(e.to_string()))?
+        {
+            store
+                .put_config_scim_client(&name, &usher_core::random::digest(token.expose()))
+                .await?;
+        }
+        let scim = Arc::new(usher_scim::ScimState::new(
+            usher_scim::ScimSettings {
+                base_url: format!(
+                    "{}{}",
+                    config.server.public_url.trim_end_matches('/'),
+                    usher_scim::BASE_PATH
+                ),
+                max_results: config.scim.max_results,
+                max_payload: config.scim.max_payload_bytes,
+                max_bulk_operations: config.scim.max_bulk_operations,
+            },
+            usher_scim::ScimDeps {
+                directory: store.clone(),
+                clients: store.clone(),
+                sessions: sessions.clone(),
+                logout_listeners: vec![backchannel.clone()],
+                clock: clock.clone(),
+            },
+        ));
         let pages = WebState::new(
             WebSettings {
                 public_url: config.server.public_url.clone(),
@@ -132,6 +163,7 @@ impl Frontends {
             sp_refresh::spawn(saml, metadata_client, declarations);
         }
         let _ = self.web.set(Arc::new(pages));
+        let _ = self.scim.set(scim);
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 mod check_config;
 mod keys;
 mod migrate;
+mod scim_tokens;
 mod serve;
 mod users;
 
@@ -18,5 +19,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig => check_config::run(&config, cli.config.as_deref()),
         Command::Users { command } => users::run(&config, command).await,
         Command::Keys { command } => keys::run(&config, command).await,
+        Command::ScimTokens { command } => scim_tokens::run(&config, command).await,
     }
 }

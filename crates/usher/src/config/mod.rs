@@ -9,6 +9,7 @@ mod accounts;
 mod load;
 mod oidc;
 mod saml;
+mod scim;
 mod secret;
 mod validate;
 
@@ -23,6 +24,7 @@ pub use accounts::{PasswordSource, PasswordsConfig, SessionsConfig, ThrottleConf
 pub use load::load;
 pub use oidc::OidcConfig;
 pub use saml::{SamlConfig, SpDeclaration, SpSource};
+pub use scim::ScimConfig;
 pub use secret::{Secret, resolve as resolve_secret};
 
 /// The whole configuration file.
@@ -54,6 +56,8 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// The SAML IdP and its service providers.
     pub saml: SamlConfig,
+    /// The SCIM service and its clients.
+    pub scim: ScimConfig,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             users: Vec::new(),
             oidc: OidcConfig::default(),
             saml: SamlConfig::default(),
+            scim: ScimConfig::default(),
         }
     }
 }
