@@ -6,6 +6,7 @@ mod deploy;
 mod oidc;
 mod saml;
 mod saml_metadata;
+mod scim;
 mod serve;
 mod services;
 mod support;
