@@ -19,6 +19,9 @@
 #   $PEERS_DIR/python, with every transitive dependency pinned. lxml and xmlsec come
 #   as prebuilt wheels (--only-binary) and must be linked against the same libxml2:
 #   the pins below are a pair that is (checked after install).
+#   scim2-tester with scim2-cli (PyPI, the independent SCIM 2.0 compliance checker,
+#   run as `scim2 --url BASE test`) in its own venv at $PEERS_DIR/scim, every
+#   transitive dependency pinned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +39,16 @@ PYTHON_DIR="$PEERS_DIR/python"
 PYTHON_PACKAGES=(
     python3-saml==1.16.0 xmlsec==1.3.17 lxml==6.1.3 isodate==0.7.2
     requests==2.34.2 urllib3==2.8.0 idna==3.20 charset-normalizer==3.5.2 certifi==2026.10.18
+)
+
+SCIM_DIR="$PEERS_DIR/scim"
+SCIM_PACKAGES=(
+    scim2-cli==0.6.0 scim2-tester==0.5.2 scim2-client==0.13.2 scim2-models==0.12.3
+    httpx2==2.16.2 httpcore2==2.16.2 h11==0.16.0 anyio==4.16.0 idna==3.20 truststore==0.10.5
+    pydantic==2.14.3 pydantic_core==2.50.4 annotated-types==0.8.0 typing_extensions==4.16.0
+    typing-inspection==0.4.5 email-validator==2.4.0 dnspython==2.9.2 lark==1.3.1
+    click==8.5.1 pydanclick==0.5.1 colorama==0.4.6 docutils==0.23 Pygments==2.21.0
+    sphinx-click-rst-to-ansi-formatter==0.2.0
 )
 
 check_only=0
@@ -131,7 +144,55 @@ python_peers() {
     python_smoke
 }
 
+# Prints the pins of SCIM_PACKAGES not installed at their version in the venv.
+scim_missing() {
+    "$SCIM_DIR/bin/python" - "${SCIM_PACKAGES[@]}" <<'PY' 2>/dev/null || echo "${SCIM_PACKAGES[*]}"
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for spec in sys.argv[1:]:
+    name, want = spec.split("==")
+    try:
+        have = version(name)
+    except PackageNotFoundError:
+        have = None
+    if have != want:
+        print(spec)
+PY
+}
+
+scim_peers() {
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "peers: python3 (3.10 or newer, with venv) is needed for the SCIM compliance test" >&2
+        return 1
+    fi
+    local missing=()
+    if [ -x "$SCIM_DIR/bin/python" ]; then
+        mapfile -t missing < <(scim_missing)
+    else
+        missing=("${SCIM_PACKAGES[@]}")
+    fi
+    if [ ${#missing[@]} -eq 0 ] && "$SCIM_DIR/bin/scim2" --help >/dev/null 2>&1; then
+        echo "peers: ${SCIM_PACKAGES[0]} ${SCIM_PACKAGES[1]} and their pinned dependencies already installed in $SCIM_DIR"
+        return 0
+    fi
+    if [ "$check_only" -eq 1 ]; then
+        echo "peers: missing or broken in $SCIM_DIR: ${missing[*]:-scim2 does not run} (run scripts/peers.sh)" >&2
+        return 1
+    fi
+    if [ ! -x "$SCIM_DIR/bin/python" ]; then
+        echo "peers: creating the venv $SCIM_DIR"
+        rm -rf "$SCIM_DIR"
+        python3 -m venv "$SCIM_DIR" || return 1
+    fi
+    echo "peers: installing ${SCIM_PACKAGES[*]} into $SCIM_DIR"
+    # --no-deps: the list above is the whole closure, so nothing unpinned slips in.
+    "$SCIM_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+        "${SCIM_PACKAGES[@]}" || return 1
+    "$SCIM_DIR/bin/scim2" --help >/dev/null
+}
+
 status=0
 node_peers || status=1
 python_peers || status=1
+scim_peers || status=1
 exit "$status"

@@ -18,6 +18,7 @@ mod m20261122_000002_registry;
 mod m20261122_000003_outbox_audit;
 mod m20261122_000004_signing_keys;
 mod m20261122_000005_user_credentials;
+mod m20261122_000010_scim;
 mod m20261122_000020_provisioning_report;
 
 /// Runs usher's migrations in order; already applied ones are skipped.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_outbox_audit::Migration),
             Box::new(m20261122_000004_signing_keys::Migration),
             Box::new(m20261122_000005_user_credentials::Migration),
+            Box::new(m20261122_000010_scim::Migration),
             Box::new(m20261122_000020_provisioning_report::Migration),
         ]
     }

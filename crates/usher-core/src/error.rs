@@ -26,6 +26,8 @@ pub enum UniqueKey {
     Upstream,
     /// Another signing key has this key id.
     KeyId,
+    /// Another SCIM client has this name or token.
+    ScimClient,
 }
 
 impl fmt::Display for UniqueKey {
@@ -39,6 +41,7 @@ impl fmt::Display for UniqueKey {
             UniqueKey::Application => "application",
             UniqueKey::Upstream => "upstream id",
             UniqueKey::KeyId => "key id",
+            UniqueKey::ScimClient => "SCIM client name",
         })
     }
 }
@@ -55,6 +58,15 @@ pub enum Error {
     /// A write would break a uniqueness rule; nothing was written.
     #[error("{0} is already taken")]
     Conflict(UniqueKey),
+    /// A conditional write found the thing at another version than the caller
+    /// expected (someone changed it since it was read); nothing was written.
+    #[error("{entity} was changed by someone else (now at version {current})")]
+    VersionMismatch {
+        /// What kind of thing.
+        entity: &'static str,
+        /// Its version now.
+        current: i64,
+    },
     /// The input breaks a domain rule; the message says which.
     #[error("invalid input: {0}")]
     Invalid(String),

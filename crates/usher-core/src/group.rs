@@ -20,6 +20,13 @@ pub struct Group {
     pub created_at: OffsetDateTime,
     /// When last changed.
     pub updated_at: OffsetDateTime,
+    /// Increases with every change, memberships included; the SCIM ETag.
+    #[serde(default)]
+    pub version: i64,
+    /// The provisioning source (SCIM client) that created the group, which alone
+    /// may see and change it over SCIM.
+    #[serde(default)]
+    pub provisioned_by: Option<String>,
 }
 
 /// What it takes to create a group.
@@ -31,6 +38,8 @@ pub struct NewGroup {
     pub display_name: Option<String>,
     /// Id known to the provisioning source.
     pub external_id: Option<String>,
+    /// The provisioning source creating the group (see [`Group::provisioned_by`]).
+    pub provisioned_by: Option<String>,
 }
 
 impl NewGroup {
@@ -89,4 +98,16 @@ fn validate_group_name(name: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A change to a group and its members, applied in one transaction: what a SCIM
+/// PUT or PATCH of a group amounts to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupChange {
+    /// The group's own fields.
+    pub update: GroupUpdate,
+    /// Users to add (already members are skipped, without an event).
+    pub add: Vec<crate::UserId>,
+    /// Users to remove (non-members are skipped, without an event).
+    pub remove: Vec<crate::UserId>,
 }

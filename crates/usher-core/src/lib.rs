@@ -19,6 +19,7 @@ pub mod jit;
 mod link;
 mod page;
 pub mod ports;
+pub mod query;
 pub mod random;
 mod secret;
 mod session;
@@ -31,7 +32,7 @@ pub use audit::{AuditEntry, NewAuditEntry};
 pub use error::{Error, Result, UniqueKey};
 pub use event::{LifecycleEvent, OutboxEvent};
 pub use federation::{ExternalIdentity, FederatedLogin, UpstreamProfile, UpstreamSession};
-pub use group::{Group, GroupUpdate, NewGroup};
+pub use group::{Group, GroupChange, GroupUpdate, NewGroup};
 pub use ids::{ApplicationId, GroupId, UpstreamId, UserId};
 pub use interaction::{
     CONSENT_TTL, ChainEnd, ConsentDecision, ConsentRequest, FEDERATED_TTL, INTERACTION_TTL,

@@ -15,6 +15,10 @@ pub struct Email {
     pub verified: bool,
     /// True for the one address used in tokens and assertions.
     pub primary: bool,
+    /// What kind of address it is (`work`, `home`, ...), as a provisioning source
+    /// (SCIM `type`) said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 impl Email {
@@ -24,7 +28,14 @@ impl Email {
             address: address.into(),
             verified,
             primary,
+            kind: None,
         }
+    }
+
+    /// The same address with a kind.
+    pub fn with_kind(mut self, kind: Option<String>) -> Self {
+        self.kind = kind;
+        self
     }
 }
 
@@ -62,6 +73,13 @@ pub struct User {
     pub created_at: OffsetDateTime,
     /// When the user last changed.
     pub updated_at: OffsetDateTime,
+    /// Increases with every change; the SCIM ETag.
+    #[serde(default)]
+    pub version: i64,
+    /// The provisioning source (SCIM client) that created the user, which alone may
+    /// see and change it over SCIM; `None` for users from anywhere else.
+    #[serde(default)]
+    pub provisioned_by: Option<String>,
 }
 
 impl User {
@@ -93,6 +111,8 @@ pub struct NewUser {
     pub external_id: Option<String>,
     /// Free attributes.
     pub attributes: Map<String, Value>,
+    /// The provisioning source creating the user (see [`User::provisioned_by`]).
+    pub provisioned_by: Option<String>,
 }
 
 impl NewUser {

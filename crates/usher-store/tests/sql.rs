@@ -12,6 +12,7 @@ mod harness;
 mod hostile;
 mod keys;
 mod provision;
+mod query;
 mod registry;
 mod users;
 
@@ -67,4 +68,10 @@ suite!(
     provision::failed_provisioning_leaves_no_half_created_user,
     provision::force_sync_and_deactivated_users,
     provision::report_queries_by_user_upstream_and_time,
+    query::filters_translate_to_bound_sql,
+    query::queries_page_count_and_scope,
+    query::oversized_filters_are_refused,
+    query::conditional_writes_and_audit,
+    query::group_changes_are_atomic,
+    query::scim_client_tokens,
 );

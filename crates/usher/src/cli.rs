@@ -46,6 +46,12 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Manage the bearer tokens of SCIM clients (Entra ID, Okta, ...).
+    ScimTokens {
+        /// What to do with SCIM tokens.
+        #[command(subcommand)]
+        command: ScimTokensCommand,
+    },
     /// Manage signing keys.
     Keys {
         /// What to do with keys.
@@ -74,6 +80,23 @@ pub enum Command {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `usher scim-tokens ...`
+#[derive(Debug, Subcommand)]
+pub enum ScimTokensCommand {
+    /// Create a client and print its token, once (only a digest is stored).
+    Create {
+        /// The client's name (its users and groups are its own).
+        name: String,
+    },
+    /// List clients with when their tokens were created and last used.
+    List,
+    /// Delete a client's token at once; what it provisioned stays.
+    Revoke {
+        /// The client's name.
+        name: String,
     },
 }
 

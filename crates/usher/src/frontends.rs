@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use actix_web::web;
 use usher_core::jit::Provisioner;
-use usher_core::ports::{Clock, LogoutListener, SystemClock};
+use usher_core::ports::{Clock, LogoutListener, ScimClients, SystemClock};
 use usher_core::{Interactions, SessionPolicy, Sessions};
 use usher_oidc::upstream::{RpDeps, RpSettings, RpState};
 use usher_oidc::{OidcDeps, OidcSettings, OidcState};
@@ -30,6 +30,8 @@ pub struct Frontends {
     pub saml: usher_saml::SamlData,
     /// The relying party for upstream OpenID Providers.
     pub rp: usher_oidc::upstream::RpData,
+    /// The SCIM service.
+    pub scim: usher_scim::ScimData,
 }
 
 impl Frontends {
@@ -40,6 +42,7 @@ impl Frontends {
             web: web::Data::new(OnceLock::new()),
             saml: web::Data::new(OnceLock::new()),
             rp: web::Data::new(OnceLock::new()),
+            scim: web::Data::new(OnceLock::new()),
         }
     }
 
@@ -131,6 +134,34 @@ impl Frontends {
             provisioner: Provisioner::new(store.clone(), store.clone()),
             upstream_logout: Some(Arc::new(OidcUpstreamLogout(rp.clone()))),
         };
+        for (name, token) in config
+            .scim
+            .clients()
+            .map_err(|e| usher_core::Error::Invalid(e.to_string()))?
+        {
+            store
+                .put_config_scim_client(&name, &usher_core::random::digest(token.expose()))
+                .await?;
+        }
+        let scim = Arc::new(usher_scim::ScimState::new(
+            usher_scim::ScimSettings {
+                base_url: format!(
+                    "{}{}",
+                    config.server.public_url.trim_end_matches('/'),
+                    usher_scim::BASE_PATH
+                ),
+                max_results: config.scim.max_results,
+                max_payload: config.scim.max_payload_bytes,
+                max_bulk_operations: config.scim.max_bulk_operations,
+            },
+            usher_scim::ScimDeps {
+                directory: store.clone(),
+                clients: store.clone(),
+                sessions: sessions.clone(),
+                logout_listeners: vec![backchannel.clone()],
+                clock: clock.clone(),
+            },
+        ));
         let pages = WebState::new(
             WebSettings {
                 public_url: config.server.public_url.clone(),
@@ -161,6 +192,7 @@ impl Frontends {
         }
         let _ = self.rp.set(rp);
         let _ = self.web.set(Arc::new(pages));
+        let _ = self.scim.set(scim);
         Ok(())
     }
 }

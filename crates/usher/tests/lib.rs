@@ -7,6 +7,7 @@ mod federation;
 mod oidc;
 mod saml;
 mod saml_metadata;
+mod scim;
 mod serve;
 mod services;
 mod support;

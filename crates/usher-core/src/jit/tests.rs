@@ -53,6 +53,8 @@ fn user(name: &str, email: &str, active: bool) -> User {
         attributes: serde_json::Map::new(),
         created_at: now,
         updated_at: now,
+        version: 1,
+        provisioned_by: None,
     }
 }
 

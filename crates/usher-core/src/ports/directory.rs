@@ -1,9 +1,10 @@
 use async_trait::async_trait;
 
 use crate::jit::{JitOutcome, Plan};
+use crate::query::{GroupQuery, Slice, UserQuery};
 use crate::{
-    Group, GroupId, GroupUpdate, IdentityLink, NewGroup, NewIdentityLink, NewUser, Page,
-    PageRequest, Result, UpstreamId, User, UserId, UserUpdate,
+    Group, GroupChange, GroupId, GroupUpdate, IdentityLink, NewGroup, NewIdentityLink, NewUser,
+    Page, PageRequest, Result, UpstreamId, User, UserId, UserUpdate,
 };
 
 /// A JIT plan to apply for an upstream identity (see [`Directory::provision`]).
@@ -91,4 +92,51 @@ pub trait Directory: Send + Sync {
     /// in has been deactivated meanwhile (nothing stored). A taken username or email
     /// is `Error::Conflict`; a link made meanwhile `Conflict(IdentityLink)`.
     async fn provision(&self, request: Provision) -> Result<Option<(User, JitOutcome)>>;
+    /// Users matching a query, with the number of all matches. Storage translates
+    /// the filter with bound parameters and refuses one over the
+    /// [bounds](crate::query::check_bounds) with `Error::Invalid`.
+    async fn query_users(&self, query: &UserQuery) -> Result<Slice<User>>;
+    /// Groups matching a query, with the number of all matches.
+    async fn query_groups(&self, query: &GroupQuery) -> Result<Slice<Group>>;
+
+    // Provisioning writes (SCIM). Each also writes an audit record naming `actor`,
+    // in the same transaction as the change and its outbox events; `if_version`
+    // makes the write conditional (`Error::VersionMismatch` when the stored version
+    // differs, nothing written).
+
+    /// Creates a user as [`Directory::create_user`] does, audited.
+    async fn provision_user(&self, user: NewUser, actor: &str) -> Result<User>;
+    /// Changes a user as [`Directory::update_user`] does, conditionally and audited.
+    async fn replace_user(
+        &self,
+        id: UserId,
+        update: UserUpdate,
+        if_version: Option<i64>,
+        actor: &str,
+    ) -> Result<User>;
+    /// Deletes a user as [`Directory::delete_user`] does, conditionally and audited.
+    async fn remove_user(&self, id: UserId, if_version: Option<i64>, actor: &str) -> Result<()>;
+    /// Creates a group with its first members in one transaction. Emits
+    /// `GroupChanged` and one `MembershipAdded` per member; an unknown member is
+    /// `Error::NotFound` and nothing is written.
+    async fn provision_group(
+        &self,
+        group: NewGroup,
+        members: &[UserId],
+        actor: &str,
+    ) -> Result<Group>;
+    /// Changes a group's fields and members in one transaction, conditionally and
+    /// audited: the version increases once when anything changed. Adding an unknown
+    /// user is `Error::NotFound` and nothing is written.
+    async fn change_group(
+        &self,
+        id: GroupId,
+        change: GroupChange,
+        if_version: Option<i64>,
+        actor: &str,
+    ) -> Result<Group>;
+    /// Deletes a group as [`Directory::delete_group`] does, conditionally and audited.
+    async fn remove_group(&self, id: GroupId, if_version: Option<i64>, actor: &str) -> Result<()>;
+    /// Every member of a group, in user id order (at most `limit`).
+    async fn member_ids(&self, group: GroupId, limit: u32) -> Result<Vec<UserId>>;
 }

@@ -13,6 +13,7 @@ mod logout;
 mod outbox;
 mod registry;
 mod report;
+mod scim_clients;
 
 pub use audit::AuditLog;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -24,3 +25,4 @@ pub use logout::LogoutListener;
 pub use outbox::Outbox;
 pub use registry::Registry;
 pub use report::ProvisioningReport;
+pub use scim_clients::{ScimClient, ScimClients};

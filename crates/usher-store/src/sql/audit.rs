@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use time::OffsetDateTime;
 use usher_core::ports::AuditLog;
 use usher_core::{AuditEntry, NewAuditEntry, PageRequest, Result};
@@ -11,6 +11,28 @@ use super::SqlStore;
 use super::entities::audit_log;
 use super::errors::db_err;
 use super::timestamps;
+
+/// Appends an audit record on `conn`, the transaction that makes the change.
+pub(crate) async fn record_in(
+    conn: &impl ConnectionTrait,
+    at: OffsetDateTime,
+    actor: &str,
+    action: &str,
+    target: &str,
+) -> Result<()> {
+    audit_log::Entity::insert(audit_log::ActiveModel {
+        id: NotSet,
+        at: Set(at),
+        actor: Set(actor.to_owned()),
+        action: Set(action.to_owned()),
+        target: Set(Some(target.to_owned())),
+        details: Set(serde_json::Value::Object(serde_json::Map::new())),
+    })
+    .exec_without_returning(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
 
 fn to_entry(row: audit_log::Model) -> AuditEntry {
     AuditEntry {

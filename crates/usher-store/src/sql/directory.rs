@@ -4,9 +4,10 @@
 use async_trait::async_trait;
 use usher_core::jit::JitOutcome;
 use usher_core::ports::{Directory, Provision};
+use usher_core::query::{GroupQuery, Slice, UserQuery};
 use usher_core::{
-    Group, GroupId, GroupUpdate, IdentityLink, NewGroup, NewIdentityLink, NewUser, Page,
-    PageRequest, Result, UpstreamId, User, UserId, UserUpdate,
+    Group, GroupChange, GroupId, GroupUpdate, IdentityLink, NewGroup, NewIdentityLink, NewUser,
+    Page, PageRequest, Result, UpstreamId, User, UserId, UserUpdate,
 };
 
 use super::SqlStore;
@@ -16,7 +17,7 @@ use super::users::normalize_username;
 #[async_trait]
 impl Directory for SqlStore {
     async fn create_user(&self, user: NewUser) -> Result<User> {
-        self.create_user_impl(user).await
+        self.create_user_impl(user, None).await
     }
 
     async fn get_user(&self, id: UserId) -> Result<User> {
@@ -49,11 +50,11 @@ impl Directory for SqlStore {
     }
 
     async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User> {
-        self.update_user_impl(id, update).await
+        self.update_user_impl(id, update, None, None).await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<()> {
-        self.delete_user_impl(id).await
+        self.delete_user_impl(id, None, None).await
     }
 
     async fn list_users(&self, page: PageRequest) -> Result<Page<User>> {
@@ -61,7 +62,7 @@ impl Directory for SqlStore {
     }
 
     async fn create_group(&self, group: NewGroup) -> Result<Group> {
-        self.create_group_impl(group).await
+        self.create_group_impl(group, &[], None).await
     }
 
     async fn get_group(&self, id: GroupId) -> Result<Group> {
@@ -77,7 +78,7 @@ impl Directory for SqlStore {
     }
 
     async fn delete_group(&self, id: GroupId) -> Result<()> {
-        self.delete_group_impl(id).await
+        self.delete_group_impl(id, None, None).await
     }
 
     async fn list_groups(&self, page: PageRequest) -> Result<Page<Group>> {
@@ -110,6 +111,61 @@ impl Directory for SqlStore {
 
     async fn links_of(&self, user: UserId) -> Result<Vec<IdentityLink>> {
         self.links_of_impl(user).await
+    }
+
+    async fn query_users(&self, query: &UserQuery) -> Result<Slice<User>> {
+        self.query_users_impl(query).await
+    }
+
+    async fn query_groups(&self, query: &GroupQuery) -> Result<Slice<Group>> {
+        self.query_groups_impl(query).await
+    }
+
+    async fn provision_user(&self, user: NewUser, actor: &str) -> Result<User> {
+        self.create_user_impl(user, Some(actor)).await
+    }
+
+    async fn replace_user(
+        &self,
+        id: UserId,
+        update: UserUpdate,
+        if_version: Option<i64>,
+        actor: &str,
+    ) -> Result<User> {
+        self.update_user_impl(id, update, if_version, Some(actor))
+            .await
+    }
+
+    async fn remove_user(&self, id: UserId, if_version: Option<i64>, actor: &str) -> Result<()> {
+        self.delete_user_impl(id, if_version, Some(actor)).await
+    }
+
+    async fn provision_group(
+        &self,
+        group: NewGroup,
+        members: &[UserId],
+        actor: &str,
+    ) -> Result<Group> {
+        self.create_group_impl(group, members, Some(actor)).await
+    }
+
+    async fn change_group(
+        &self,
+        id: GroupId,
+        change: GroupChange,
+        if_version: Option<i64>,
+        actor: &str,
+    ) -> Result<Group> {
+        self.change_group_impl(id, change, if_version, Some(actor))
+            .await
+    }
+
+    async fn remove_group(&self, id: GroupId, if_version: Option<i64>, actor: &str) -> Result<()> {
+        self.delete_group_impl(id, if_version, Some(actor)).await
+    }
+
+    async fn member_ids(&self, group: GroupId, limit: u32) -> Result<Vec<UserId>> {
+        self.member_ids_impl(group, limit).await
     }
 
     async fn touch_link(&self, upstream: &UpstreamId, subject: &str) -> Result<()> {

@@ -56,6 +56,16 @@ const UNIQUE_RULES: &[(&str, &str, UniqueKey)] = &[
     ),
     ("pk_upstreams", "upstreams.id", UniqueKey::Upstream),
     ("pk_signing_keys", "signing_keys.kid", UniqueKey::KeyId),
+    (
+        "pk_scim_clients",
+        "scim_clients.name",
+        UniqueKey::ScimClient,
+    ),
+    (
+        "ux_scim_clients_token",
+        "scim_clients.token_digest",
+        UniqueKey::ScimClient,
+    ),
 ];
 
 const SQLITE_UNIQUE_PREFIX: &str = "UNIQUE constraint failed: ";

@@ -1,17 +1,20 @@
 //! Groups and memberships.
 
 use sea_orm::ActiveValue::{Set, Unchanged};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TryInsertResult,
 };
 use time::OffsetDateTime;
 use usher_core::{
-    Error, Group, GroupId, GroupUpdate, LifecycleEvent, NewGroup, Page, PageRequest, Result, UserId,
+    Error, Group, GroupChange, GroupId, GroupUpdate, LifecycleEvent, NewGroup, Page, PageRequest,
+    Result, UserId,
 };
 use uuid::Uuid;
 
 use super::SqlStore;
+use super::audit::record_in;
 use super::entities::{group_members, groups, users};
 use super::errors::{db_err, is_foreign_key_violation};
 use super::outbox::emit;
@@ -23,7 +26,12 @@ fn normalize_name(name: &str) -> String {
 }
 
 impl SqlStore {
-    pub(super) async fn create_group_impl(&self, new: NewGroup) -> Result<Group> {
+    pub(super) async fn create_group_impl(
+        &self,
+        new: NewGroup,
+        members: &[UserId],
+        actor: Option<&str>,
+    ) -> Result<Group> {
         new.validate()?;
         let now = self.now();
         let group = Group {
@@ -33,6 +41,8 @@ impl SqlStore {
             external_id: new.external_id,
             created_at: now,
             updated_at: now,
+            version: 1,
+            provisioned_by: new.provisioned_by,
         };
         let txn = self.begin().await?;
         let result = async {
@@ -46,6 +56,10 @@ impl SqlStore {
                 now,
             )
             .await?;
+            add_members(&txn, group.id, members, now).await?;
+            if let Some(actor) = actor {
+                record_in(&txn, now, actor, "group.create", &group.id.to_string()).await?;
+            }
             Ok(group)
         }
         .await;
@@ -86,9 +100,11 @@ impl SqlStore {
                 return Ok(old);
             }
             new.updated_at = now;
+            new.version = old.version + 1;
             let mut model = to_active_model(&new);
             model.id = Unchanged(id.0);
             model.created_at = Unchanged(old.created_at);
+            model.provisioned_by = Unchanged(old.provisioned_by.clone());
             model.update(&txn).await.map_err(db_err)?;
             emit(&txn, LifecycleEvent::GroupChanged { group_id: id }, now).await?;
             Ok(new)
@@ -97,14 +113,20 @@ impl SqlStore {
         finish(txn, result).await
     }
 
-    pub(super) async fn delete_group_impl(&self, id: GroupId) -> Result<()> {
+    pub(super) async fn delete_group_impl(
+        &self,
+        id: GroupId,
+        if_version: Option<i64>,
+        actor: Option<&str>,
+    ) -> Result<()> {
         let now = self.now();
         let txn = self.begin().await?;
         let result = async {
             // Locking the group first blocks concurrent add_member (its foreign key
             // check needs a share lock on this row), so no member joins unannounced
             // between the read below and the delete.
-            lock_group(&txn, id).await?;
+            let old = lock_group(&txn, id).await?;
+            check_version(&old, if_version)?;
             let members: Vec<Uuid> = group_members::Entity::find()
                 .select_only()
                 .column(group_members::Column::UserId)
@@ -125,10 +147,87 @@ impl SqlStore {
                 };
                 emit(&txn, event, now).await?;
             }
-            emit(&txn, LifecycleEvent::GroupChanged { group_id: id }, now).await
+            emit(&txn, LifecycleEvent::GroupChanged { group_id: id }, now).await?;
+            if let Some(actor) = actor {
+                record_in(&txn, now, actor, "group.delete", &id.to_string()).await?;
+            }
+            Ok(())
         }
         .await;
         finish(txn, result).await
+    }
+
+    pub(super) async fn change_group_impl(
+        &self,
+        id: GroupId,
+        change: GroupChange,
+        if_version: Option<i64>,
+        actor: Option<&str>,
+    ) -> Result<Group> {
+        change.update.validate()?;
+        let now = self.now();
+        let txn = self.begin().await?;
+        let result = async {
+            // The row lock serializes writers of one group: two PATCHes adding
+            // different members both land, one after the other.
+            let old = lock_group(&txn, id).await?;
+            check_version(&old, if_version)?;
+            let mut new = old.clone();
+            change.update.apply_to(&mut new);
+            let fields_changed = new != old;
+            let added = add_members(&txn, id, &change.add, now).await?;
+            let mut removed = 0;
+            for user in dedup(&change.remove) {
+                let deleted = group_members::Entity::delete_many()
+                    .filter(group_members::Column::GroupId.eq(id.0))
+                    .filter(group_members::Column::UserId.eq(user.0))
+                    .exec(&txn)
+                    .await
+                    .map_err(db_err)?;
+                if deleted.rows_affected > 0 {
+                    removed += 1;
+                    let event = LifecycleEvent::MembershipRemoved {
+                        group_id: id,
+                        user_id: user,
+                    };
+                    emit(&txn, event, now).await?;
+                }
+            }
+            if !fields_changed && added == 0 && removed == 0 {
+                return Ok(old);
+            }
+            new.updated_at = now;
+            new.version = old.version + 1;
+            let mut model = to_active_model(&new);
+            model.id = Unchanged(id.0);
+            model.created_at = Unchanged(old.created_at);
+            model.provisioned_by = Unchanged(old.provisioned_by.clone());
+            model.update(&txn).await.map_err(db_err)?;
+            if fields_changed {
+                emit(&txn, LifecycleEvent::GroupChanged { group_id: id }, now).await?;
+            }
+            if let Some(actor) = actor {
+                record_in(&txn, now, actor, "group.update", &id.to_string()).await?;
+            }
+            Ok(new)
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    pub(super) async fn member_ids_impl(&self, group: GroupId, limit: u32) -> Result<Vec<UserId>> {
+        require_group(self.conn(), group).await?;
+        let ids: Vec<Uuid> = group_members::Entity::find()
+            .select_only()
+            .column(group_members::Column::UserId)
+            .filter(group_members::Column::GroupId.eq(group.0))
+            .order_by_asc(group_members::Column::UserId)
+            .limit(u64::from(limit))
+            .into_tuple()
+            .all(self.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(ids.into_iter().map(UserId).collect())
     }
 
     pub(super) async fn list_groups_impl(&self, page: PageRequest) -> Result<Page<Group>> {
@@ -240,6 +339,7 @@ pub(crate) async fn add_member_in(
         user_id: user,
     };
     emit(txn, event, now).await?;
+    bump_version(txn, group, now).await?;
     Ok(true)
 }
 
@@ -266,6 +366,7 @@ pub(crate) async fn remove_member_in(
         user_id: user,
     };
     emit(txn, event, now).await?;
+    bump_version(txn, group, now).await?;
     Ok(true)
 }
 
@@ -293,6 +394,8 @@ pub(crate) async fn ensure_group(
         external_id: None,
         created_at: now,
         updated_at: now,
+        version: 1,
+        provisioned_by: None,
     };
     groups::Entity::insert(to_active_model(&group))
         .exec_without_returning(txn)
@@ -321,6 +424,99 @@ pub(crate) async fn find_group_id(
         .await
         .map_err(db_err)?
         .map(|row| GroupId(row.id)))
+}
+
+fn check_version(group: &Group, expected: Option<i64>) -> Result<()> {
+    match expected {
+        Some(v) if v != group.version => Err(Error::VersionMismatch {
+            entity: "group",
+            current: group.version,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A membership change is a change of the group: its ETag must move.
+async fn bump_version(
+    conn: &impl ConnectionTrait,
+    group: GroupId,
+    now: time::OffsetDateTime,
+) -> Result<()> {
+    groups::Entity::update_many()
+        .col_expr(
+            groups::Column::Version,
+            Expr::col(groups::Column::Version).add(1),
+        )
+        .col_expr(groups::Column::UpdatedAt, Expr::value(now))
+        .filter(groups::Column::Id.eq(group.0))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+fn dedup(users: &[UserId]) -> Vec<UserId> {
+    let mut seen = std::collections::HashSet::new();
+    users.iter().copied().filter(|u| seen.insert(*u)).collect()
+}
+
+/// Adds users to a group (already members skipped), emitting one
+/// `MembershipAdded` per new member; returns how many joined. Every user must
+/// exist, or nothing is added (`NotFound`).
+async fn add_members(
+    conn: &impl ConnectionTrait,
+    group: GroupId,
+    users_to_add: &[UserId],
+    now: time::OffsetDateTime,
+) -> Result<usize> {
+    let wanted = dedup(users_to_add);
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    for chunk in wanted.chunks(500) {
+        let found: Vec<Uuid> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .filter(users::Column::Id.is_in(chunk.iter().map(|u| u.0)))
+            .into_tuple()
+            .all(conn)
+            .await
+            .map_err(db_err)?;
+        if found.len() != chunk.len() {
+            return Err(Error::not_found("user"));
+        }
+    }
+    let mut added = 0;
+    for user in wanted {
+        let row = group_members::ActiveModel {
+            group_id: Set(group.0),
+            user_id: Set(user.0),
+            created_at: Set(now),
+        };
+        let inserted = group_members::Entity::insert(row)
+            .on_conflict_do_nothing_on([
+                group_members::Column::GroupId,
+                group_members::Column::UserId,
+            ])
+            .exec_without_returning(conn)
+            .await
+            .map_err(|e| {
+                if is_foreign_key_violation(&e) {
+                    Error::not_found("user")
+                } else {
+                    db_err(e)
+                }
+            })?;
+        if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+            added += 1;
+            let event = LifecycleEvent::MembershipAdded {
+                group_id: group,
+                user_id: user,
+            };
+            emit(conn, event, now).await?;
+        }
+    }
+    Ok(added)
 }
 
 async fn lock_group(conn: &impl ConnectionTrait, id: GroupId) -> Result<Group> {
@@ -364,10 +560,12 @@ fn to_active_model(group: &Group) -> groups::ActiveModel {
         external_id: Set(group.external_id.clone()),
         created_at: Set(group.created_at),
         updated_at: Set(group.updated_at),
+        version: Set(group.version),
+        provisioned_by: Set(group.provisioned_by.clone()),
     }
 }
 
-fn to_group(row: groups::Model) -> Group {
+pub(crate) fn to_group(row: groups::Model) -> Group {
     Group {
         id: GroupId(row.id),
         name: row.name,
@@ -375,5 +573,7 @@ fn to_group(row: groups::Model) -> Group {
         external_id: row.external_id,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        version: row.version,
+        provisioned_by: row.provisioned_by,
     }
 }

@@ -67,6 +67,8 @@ async fn provision_in(
                 attributes: new.attributes,
                 created_at: now,
                 updated_at: now,
+                version: 1,
+                provisioned_by: None,
             };
             let user = insert_user(txn, user, now).await?;
             insert_link(txn, &upstream, &subject, user.id, now).await?;
@@ -97,7 +99,7 @@ async fn provision_in(
     };
     if update != UserUpdate::default() {
         update.validate()?;
-        update_user_in(txn, user, update, now).await?;
+        update_user_in(txn, user, update, None, now).await?;
     }
     let mut changes = Vec::new();
     for name in &plan.add_groups {

@@ -16,6 +16,7 @@ use usher_core::{
 use uuid::Uuid;
 
 use super::SqlStore;
+use super::audit::record_in;
 use super::entities::{user_emails, users};
 use super::errors::db_err;
 use super::outbox::emit;
@@ -28,7 +29,7 @@ pub(crate) fn normalize_username(username: &str) -> String {
 }
 
 impl SqlStore {
-    pub(super) async fn create_user_impl(&self, new: NewUser) -> Result<User> {
+    pub(super) async fn create_user_impl(&self, new: NewUser, actor: Option<&str>) -> Result<User> {
         new.validate()?;
         let now = self.now();
         let user = User {
@@ -43,9 +44,18 @@ impl SqlStore {
             attributes: new.attributes,
             created_at: now,
             updated_at: now,
+            version: 1,
+            provisioned_by: new.provisioned_by,
         };
         let txn = self.begin().await?;
-        let result = insert_user(&txn, user, now).await;
+        let result = async {
+            let user = insert_user(&txn, user, now).await?;
+            if let Some(actor) = actor {
+                record_in(&txn, now, actor, "user.create", &user.id.to_string()).await?;
+            }
+            Ok(user)
+        }
+        .await;
         finish(txn, result).await
     }
 
@@ -83,18 +93,57 @@ impl SqlStore {
         }
     }
 
-    pub(super) async fn update_user_impl(&self, id: UserId, update: UserUpdate) -> Result<User> {
+    pub(super) async fn update_user_impl(
+        &self,
+        id: UserId,
+        update: UserUpdate,
+        if_version: Option<i64>,
+        actor: Option<&str>,
+    ) -> Result<User> {
         update.validate()?;
         let now = self.now();
         let txn = self.begin().await?;
-        let result = update_user_in(&txn, id, update, now).await;
+        let result = async {
+            let (old, new) = update_user_in(&txn, id, update, if_version, now).await?;
+            if let Some(actor) = actor
+                && old.version != new.version
+            {
+                let action = match (old.active != new.active, new.active) {
+                    (true, false) => "user.deactivate",
+                    (true, true) => "user.reactivate",
+                    _ => "user.update",
+                };
+                record_in(&txn, now, actor, action, &id.to_string()).await?;
+            }
+            Ok(new)
+        }
+        .await;
         finish(txn, result).await
     }
 
-    pub(super) async fn delete_user_impl(&self, id: UserId) -> Result<()> {
+    pub(super) async fn delete_user_impl(
+        &self,
+        id: UserId,
+        if_version: Option<i64>,
+        actor: Option<&str>,
+    ) -> Result<()> {
         let now = self.now();
         let txn = self.begin().await?;
         let result = async {
+            if let Some(expected) = if_version {
+                let row = users::Entity::find_by_id(id.0)
+                    .lock_exclusive()
+                    .one(&txn)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(Error::not_found("user"))?;
+                if row.version != expected {
+                    return Err(Error::VersionMismatch {
+                        entity: "user",
+                        current: row.version,
+                    });
+                }
+            }
             // Emails, memberships and links go by ON DELETE CASCADE.
             let deleted = users::Entity::delete_by_id(id.0)
                 .exec(&txn)
@@ -103,7 +152,11 @@ impl SqlStore {
             if deleted.rows_affected == 0 {
                 return Err(Error::not_found("user"));
             }
-            emit(&txn, LifecycleEvent::UserDeleted { user_id: id }, now).await
+            emit(&txn, LifecycleEvent::UserDeleted { user_id: id }, now).await?;
+            if let Some(actor) = actor {
+                record_in(&txn, now, actor, "user.delete", &id.to_string()).await?;
+            }
+            Ok(())
         }
         .await;
         finish(txn, result).await
@@ -142,13 +195,16 @@ pub(crate) async fn insert_user(
     Ok(user)
 }
 
-/// Applies `update` to a user on `txn` (locking its row), with its events.
+/// Applies `update` to a user on `txn` (locking its row), with its events; with
+/// `if_version`, only when the stored version is that one. Returns the user
+/// before and after (the same when nothing changed).
 pub(crate) async fn update_user_in(
     txn: &impl ConnectionTrait,
     id: UserId,
     update: UserUpdate,
+    if_version: Option<i64>,
     now: OffsetDateTime,
-) -> Result<User> {
+) -> Result<(User, User)> {
     // FOR UPDATE on PostgreSQL: two concurrent updates must not both compute
     // their events from the same old row. (SQLite's IMMEDIATE transaction
     // already serializes writers.)
@@ -159,17 +215,27 @@ pub(crate) async fn update_user_in(
         .map_err(db_err)?
         .ok_or(Error::not_found("user"))?;
     let old = load_user(txn, row).await?;
+    if let Some(expected) = if_version
+        && expected != old.version
+    {
+        return Err(Error::VersionMismatch {
+            entity: "user",
+            current: old.version,
+        });
+    }
     let mut new = old.clone();
     update.apply_to(&mut new);
     let flipped = old.active != new.active;
     let changed = !same_profile(&old, &new);
     if !flipped && !changed {
-        return Ok(old);
+        return Ok((old.clone(), old));
     }
     new.updated_at = now;
+    new.version = old.version + 1;
     let mut model = to_active_model(&new);
     model.id = Unchanged(id.0);
     model.created_at = Unchanged(old.created_at);
+    model.provisioned_by = Unchanged(old.provisioned_by.clone());
     model.update(txn).await.map_err(db_err)?;
     if new.emails != old.emails {
         user_emails::Entity::delete_many()
@@ -191,7 +257,7 @@ pub(crate) async fn update_user_in(
     if flipped && !new.active {
         emit(txn, LifecycleEvent::UserDeactivated { user_id }, now).await?;
     }
-    Ok(new)
+    Ok((old, new))
 }
 
 /// True when everything but `active` and the timestamps is equal.
@@ -218,6 +284,8 @@ fn to_active_model(user: &User) -> users::ActiveModel {
         attributes: Set(Value::Object(user.attributes.clone())),
         created_at: Set(user.created_at),
         updated_at: Set(user.updated_at),
+        version: Set(user.version),
+        provisioned_by: Set(user.provisioned_by.clone()),
     }
 }
 
@@ -233,6 +301,7 @@ async fn insert_emails(conn: &impl ConnectionTrait, user: UserId, emails: &[Emai
             address_normalized: Set(normalize_email(&email.address)),
             verified: Set(email.verified),
             is_primary: Set(email.primary),
+            kind: Set(email.kind.clone()),
         });
     }
     if rows.is_empty() {
@@ -265,7 +334,10 @@ async fn load_user(conn: &impl ConnectionTrait, row: users::Model) -> Result<Use
 }
 
 /// Turns rows into users, reading all their addresses in one query.
-async fn load_users(conn: &impl ConnectionTrait, rows: Vec<users::Model>) -> Result<Vec<User>> {
+pub(crate) async fn load_users(
+    conn: &impl ConnectionTrait,
+    rows: Vec<users::Model>,
+) -> Result<Vec<User>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -282,7 +354,7 @@ async fn load_users(conn: &impl ConnectionTrait, rows: Vec<users::Model>) -> Res
         emails
             .entry(e.user_id)
             .or_default()
-            .push(Email::new(e.address, e.verified, e.is_primary));
+            .push(Email::new(e.address, e.verified, e.is_primary).with_kind(e.kind));
     }
     rows.into_iter()
         .map(|row| {
@@ -315,5 +387,7 @@ fn to_user(row: users::Model, emails: Vec<Email>) -> Result<User> {
         attributes,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        version: row.version,
+        provisioned_by: row.provisioned_by,
     })
 }

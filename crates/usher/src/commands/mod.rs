@@ -4,6 +4,7 @@ mod check_config;
 mod keys;
 mod migrate;
 mod report;
+mod scim_tokens;
 mod serve;
 mod users;
 
@@ -36,5 +37,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             report::run(&config, filter, json).await
         }
+        Command::ScimTokens { command } => scim_tokens::run(&config, command).await,
     }
 }

@@ -9,6 +9,7 @@ mod accounts;
 mod load;
 mod oidc;
 mod saml;
+mod scim;
 mod secret;
 mod upstreams;
 mod validate;
@@ -24,6 +25,7 @@ pub use accounts::{PasswordSource, PasswordsConfig, SessionsConfig, ThrottleConf
 pub use load::load;
 pub use oidc::OidcConfig;
 pub use saml::{SamlConfig, SpDeclaration, SpSource};
+pub use scim::ScimConfig;
 pub use secret::{Secret, resolve as resolve_secret};
 pub use upstreams::{UpstreamConfig, oidc_upstreams, profiles as upstream_profiles};
 
@@ -58,6 +60,8 @@ pub struct Config {
     pub saml: SamlConfig,
     /// `[[upstreams]]`: upstream IdPs (OIDC, SAML) and their JIT policies.
     pub upstreams: Vec<UpstreamConfig>,
+    /// The SCIM service and its clients.
+    pub scim: ScimConfig,
 }
 
 impl Default for Config {
@@ -76,6 +80,7 @@ impl Default for Config {
             oidc: OidcConfig::default(),
             saml: SamlConfig::default(),
             upstreams: Vec::new(),
+            scim: ScimConfig::default(),
         }
     }
 }

@@ -80,6 +80,7 @@ impl Config {
         self.validate_accounts()?;
         self.oidc.clients()?;
         self.saml.service_providers()?;
+        self.scim.clients()?;
         super::oidc_upstreams(&self.upstreams)?;
         self.validate_allowed_upstreams()?;
         Ok(())

@@ -32,6 +32,7 @@ pub fn build(
             .app_data(frontends.web.clone())
             .app_data(frontends.saml.clone())
             .app_data(frontends.rp.clone())
+            .app_data(frontends.scim.clone())
             .wrap(from_fn(observe::observe))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
@@ -39,6 +40,7 @@ pub fn build(
             .configure(usher_oidc::configure)
             .configure(usher_oidc::upstream::configure)
             .configure(usher_saml::configure)
+            .configure(usher_scim::configure)
             .configure(usher_web::configure)
     })
     .shutdown_timeout(config.server.shutdown_timeout.as_secs());

@@ -15,6 +15,10 @@ pub struct Model {
     pub external_id: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Increases with every change, memberships included (the SCIM ETag).
+    pub version: i64,
+    /// The SCIM client that created the group (`ix_groups_provisioned_by`).
+    pub provisioned_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ pub(crate) mod groups;
 pub(crate) mod identity_links;
 pub(crate) mod outbox_events;
 pub(crate) mod provisioning_report;
+pub(crate) mod scim_clients;
 pub(crate) mod signing_keys;
 pub(crate) mod upstreams;
 pub(crate) mod user_credentials;

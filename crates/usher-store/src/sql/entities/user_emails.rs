@@ -14,6 +14,8 @@ pub struct Model {
     pub address_normalized: String,
     pub verified: bool,
     pub is_primary: bool,
+    /// The SCIM `type` (`work`, `home`, ...).
+    pub kind: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

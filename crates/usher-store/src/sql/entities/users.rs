@@ -20,6 +20,10 @@ pub struct Model {
     pub attributes: Json,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Increases with every change (the SCIM ETag).
+    pub version: i64,
+    /// The SCIM client that created the user (`ix_users_provisioned_by`).
+    pub provisioned_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,37 @@
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::Result;
+
+/// A SCIM client (a provisioning source such as Entra ID or Okta) as stored. Its
+/// bearer token is kept only as a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimClient {
+    /// The name, which also marks the users and groups it creates.
+    pub name: String,
+    /// When the token was created.
+    pub created_at: OffsetDateTime,
+    /// When the token was last used (to the minute).
+    pub last_used_at: Option<OffsetDateTime>,
+    /// True when it comes from the configuration file (re-applied at every start).
+    pub from_config: bool,
+}
+
+/// SCIM clients and their token digests.
+#[async_trait]
+pub trait ScimClients: Send + Sync {
+    /// Registers a client; `Error::Conflict(ScimClient)` when the name or the digest
+    /// is taken.
+    async fn create_scim_client(&self, name: &str, token_digest: &str) -> Result<ScimClient>;
+    /// Registers or re-keys a client declared in the configuration.
+    async fn put_config_scim_client(&self, name: &str, token_digest: &str) -> Result<()>;
+    /// Every client, by name.
+    async fn scim_clients(&self) -> Result<Vec<ScimClient>>;
+    /// Deletes a client and its token; `false` when there was none. What it
+    /// provisioned stays (and stays its own, should a client of the same name return).
+    async fn revoke_scim_client(&self, name: &str) -> Result<bool>;
+    /// The client holding the token with this digest.
+    async fn scim_client_by_token(&self, token_digest: &str) -> Result<Option<ScimClient>>;
+    /// Records a use of the client's token at `at`.
+    async fn touch_scim_client(&self, name: &str, at: OffsetDateTime) -> Result<()>;
+}

@@ -1,0 +1,135 @@
+//! SCIM clients: names and token digests.
+
+use async_trait::async_trait;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use time::{Duration, OffsetDateTime};
+use usher_core::ports::{ScimClient, ScimClients};
+use usher_core::{Error, Result};
+
+use super::SqlStore;
+use super::entities::scim_clients;
+use super::errors::db_err;
+use super::timestamps;
+
+/// Uses within this long of the recorded one are not written again: a busy client
+/// would otherwise turn every read into a write.
+const TOUCH_GRANULARITY: Duration = Duration::minutes(1);
+
+fn to_client(row: scim_clients::Model) -> ScimClient {
+    ScimClient {
+        name: row.name,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+        from_config: row.from_config,
+    }
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "SCIM client name {name:?} must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' and '.'"
+        )))
+    }
+}
+
+#[async_trait]
+impl ScimClients for SqlStore {
+    async fn create_scim_client(&self, name: &str, token_digest: &str) -> Result<ScimClient> {
+        check_name(name)?;
+        let row = scim_clients::Model {
+            name: name.to_owned(),
+            token_digest: token_digest.to_owned(),
+            created_at: self.now(),
+            last_used_at: None,
+            from_config: false,
+        };
+        scim_clients::Entity::insert(scim_clients::ActiveModel {
+            name: Set(row.name.clone()),
+            token_digest: Set(row.token_digest.clone()),
+            created_at: Set(row.created_at),
+            last_used_at: Set(None),
+            from_config: Set(false),
+        })
+        .exec_without_returning(self.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(to_client(row))
+    }
+
+    async fn put_config_scim_client(&self, name: &str, token_digest: &str) -> Result<()> {
+        check_name(name)?;
+        scim_clients::Entity::insert(scim_clients::ActiveModel {
+            name: Set(name.to_owned()),
+            token_digest: Set(token_digest.to_owned()),
+            created_at: Set(self.now()),
+            last_used_at: Set(None),
+            from_config: Set(true),
+        })
+        .on_conflict(
+            OnConflict::column(scim_clients::Column::Name)
+                .update_columns([
+                    scim_clients::Column::TokenDigest,
+                    scim_clients::Column::FromConfig,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(self.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn scim_clients(&self) -> Result<Vec<ScimClient>> {
+        Ok(scim_clients::Entity::find()
+            .order_by_asc(scim_clients::Column::Name)
+            .all(self.conn())
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(to_client)
+            .collect())
+    }
+
+    async fn revoke_scim_client(&self, name: &str) -> Result<bool> {
+        let deleted = scim_clients::Entity::delete_by_id(name.to_owned())
+            .exec(self.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(deleted.rows_affected > 0)
+    }
+
+    async fn scim_client_by_token(&self, token_digest: &str) -> Result<Option<ScimClient>> {
+        Ok(scim_clients::Entity::find()
+            .filter(scim_clients::Column::TokenDigest.eq(token_digest))
+            .one(self.conn())
+            .await
+            .map_err(db_err)?
+            .map(to_client))
+    }
+
+    async fn touch_scim_client(&self, name: &str, at: OffsetDateTime) -> Result<()> {
+        let at = timestamps::stored(at);
+        let before = at - TOUCH_GRANULARITY;
+        scim_clients::Entity::update_many()
+            .col_expr(scim_clients::Column::LastUsedAt, Expr::value(at))
+            .filter(scim_clients::Column::Name.eq(name))
+            .filter(
+                scim_clients::Column::LastUsedAt
+                    .is_null()
+                    .or(scim_clients::Column::LastUsedAt.lt(before)),
+            )
+            .exec(self.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
