@@ -68,6 +68,7 @@ suite!(
     provision::failed_provisioning_leaves_no_half_created_user,
     provision::force_sync_and_deactivated_users,
     provision::report_queries_by_user_upstream_and_time,
+    provision::scim_user_is_linked_by_external_id_on_first_upstream_sign_in,
     query::filters_translate_to_bound_sql,
     query::queries_page_count_and_scope,
     query::oversized_filters_are_refused,

@@ -19,8 +19,12 @@ pub struct Known {
     pub upstream_enabled: bool,
     /// The user linked to `(upstream, subject)`, with its group names.
     pub linked: Option<(User, Vec<String>)>,
+    /// The user whose `externalId` equals the identity's value of
+    /// `link_by_external_id`, with its group names (looked up only when there is
+    /// no link and the policy names a claim).
+    pub by_external_id: Option<(User, Vec<String>)>,
     /// The user that has the asserted email address, with its group names
-    /// (looked up only when there is no link).
+    /// (looked up only when there is no link or external-id match).
     pub by_email: Option<(User, Vec<String>)>,
 }
 
@@ -109,6 +113,33 @@ fn deactivated() -> Denial {
     )
 }
 
+/// Links the identity to an existing `user`: groups and, with `force`, fields
+/// follow the upstream from now on.
+fn link_plan(
+    policy: &JitPolicy,
+    identity: &ExternalIdentity,
+    user: &User,
+    groups: &[String],
+    desired_groups: &[String],
+    email: Option<&str>,
+) -> Plan {
+    let force = policy.sync == SyncMode::Force;
+    let (add, remove) = group_delta(policy, desired_groups, groups, force);
+    let update = if force {
+        field_update(policy, identity, user, email)
+    } else {
+        UserUpdate::default()
+    };
+    Plan {
+        action: PlanAction::Link {
+            user: user.id,
+            update,
+        },
+        add_groups: add,
+        remove_groups: remove,
+    }
+}
+
 /// Decides what an upstream identity may do. `client_ip` is the browser's address
 /// as the pages determined it (trusted proxies applied).
 pub fn decide(
@@ -160,6 +191,24 @@ pub fn decide(
         });
     }
 
+    // A user pushed ahead of time by a provisioning source (SCIM) is linked, not
+    // duplicated, when the signed upstream identity carries the id that source gave
+    // it. The admin names the claim per upstream, so the match is on an identifier
+    // the upstream controls, never on a self-asserted one.
+    if let Some((user, groups)) = &known.by_external_id {
+        if !user.active {
+            return Err(deactivated());
+        }
+        return Ok(link_plan(
+            policy,
+            identity,
+            user,
+            groups,
+            &desired_groups,
+            email.as_deref(),
+        ));
+    }
+
     if let Some((user, groups)) = &known.by_email {
         // OIDC Core §5.7: email is not a stable identifier; linking by it is an
         // account takeover unless the upstream proved the address and is trusted
@@ -171,21 +220,14 @@ pub fn decide(
             if !user.active {
                 return Err(deactivated());
             }
-            let force = policy.sync == SyncMode::Force;
-            let (add, remove) = group_delta(policy, &desired_groups, groups, force);
-            let update = if force {
-                field_update(policy, identity, user, email.as_deref())
-            } else {
-                UserUpdate::default()
-            };
-            return Ok(Plan {
-                action: PlanAction::Link {
-                    user: user.id,
-                    update,
-                },
-                add_groups: add,
-                remove_groups: remove,
-            });
+            return Ok(link_plan(
+                policy,
+                identity,
+                user,
+                groups,
+                &desired_groups,
+                email.as_deref(),
+            ));
         }
         let why = if !policy.link_by_verified_email {
             "this identity provider is not allowed to join existing accounts by email"

@@ -91,6 +91,10 @@ pub struct JitPolicy {
     pub link_by_verified_email: bool,
     /// The domains this upstream is trusted for: its home-realm domains.
     pub trusted_domains: Vec<String>,
+    /// Link a new upstream identity to the user whose `externalId` (given by a
+    /// provisioning source such as SCIM from Entra ID or Okta) equals this
+    /// template's value, e.g. `{oid}` for Entra ID's object id. `None`: off.
+    pub link_by_external_id: Option<Template>,
     /// `import` or `force`.
     pub sync: SyncMode,
     /// Field templates.
@@ -109,6 +113,7 @@ impl Default for JitPolicy {
             require_verified_email: false,
             link_by_verified_email: false,
             trusted_domains: Vec::new(),
+            link_by_external_id: None,
             sync: SyncMode::Import,
             mapping: Mapping::default(),
             groups: GroupMapping::default(),

@@ -82,9 +82,21 @@ impl Provisioner {
             .directory
             .find_user_by_link(&identity.upstream, &identity.subject)
             .await?;
+        let by_external_id = match (&linked, &policy.link_by_external_id) {
+            (None, Some(template)) => match template.eval_one(&identity.attributes) {
+                Some(id) if !id.trim().is_empty() => {
+                    self.directory.find_user_by_external_id(id.trim()).await?
+                }
+                _ => None,
+            },
+            _ => None,
+        };
         if let Some(user) = linked {
             let groups = self.group_names(&user).await?;
             known.linked = Some((user, groups));
+        } else if let Some(user) = by_external_id {
+            let groups = self.group_names(&user).await?;
+            known.by_external_id = Some((user, groups));
         } else if let Some(email) = policy
             .mapping
             .email

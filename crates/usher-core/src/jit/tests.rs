@@ -34,6 +34,7 @@ fn alice() -> ExternalIdentity {
             "name": "Alice Example",
             "groups": ["eng", "ops", "Secret-Admins"],
             "department": "R&D",
+            "oid": "00000000-0000-0000-0000-00000000a11c",
         }),
         true,
     )
@@ -173,6 +174,7 @@ fn a_deactivated_linked_user_is_denied() {
         upstream_enabled: true,
         linked: Some((user("alice", "alice@example.com", false), vec![])),
         by_email: None,
+        ..Known::default()
     };
     assert_eq!(
         decide(&policy(), &alice(), None, &known)
@@ -189,6 +191,7 @@ fn import_sync_changes_nothing_on_later_logins() {
         upstream_enabled: true,
         linked: Some((u.clone(), vec!["legacy".into()])),
         by_email: None,
+        ..Known::default()
     };
     let plan = decide(&policy(), &alice(), None, &known).expect("allowed");
     assert_eq!(
@@ -213,6 +216,7 @@ fn force_sync_updates_fields_and_removes_unasserted_groups() {
             vec!["staff".into(), "Engineering".into(), "legacy".into()],
         )),
         by_email: None,
+        ..Known::default()
     };
     let plan = decide(&p, &alice(), None, &known).expect("allowed");
     let PlanAction::SignIn { update, .. } = &plan.action else {
@@ -236,6 +240,7 @@ fn linking_by_email_needs_the_flag_a_verified_address_and_a_trusted_domain() {
         upstream_enabled: true,
         linked: None,
         by_email: Some((existing.clone(), vec![])),
+        ..Known::default()
     };
     // Off by default.
     let denial = decide(&policy(), &alice(), None, &known).expect_err("denied");
@@ -256,6 +261,32 @@ fn linking_by_email_needs_the_flag_a_verified_address_and_a_trusted_domain() {
     assert_eq!(
         decide(&p, &alice(), None, &known).expect_err("denied").code,
         "email_taken"
+    );
+}
+
+#[test]
+fn a_user_provisioned_by_scim_is_linked_by_external_id_not_duplicated() {
+    // Entra ID pushes the user by SCIM with externalId = its object id; the same
+    // person then signs in through Entra ID, whose id_token carries `oid`.
+    let provisioned = user("alice", "alice@example.com", true);
+    let known = Known {
+        upstream_enabled: true,
+        by_external_id: Some((provisioned.clone(), vec!["staff".into()])),
+        ..Known::default()
+    };
+    let mut p = policy();
+    p.link_by_external_id = Some(Template::parse("{oid}").expect("t"));
+    p.create = false;
+    let plan = decide(&p, &alice(), None, &known).expect("linked");
+    assert!(matches!(plan.action, PlanAction::Link { user, .. } if user == provisioned.id));
+    // Deactivated by SCIM: no sign-in through any upstream.
+    let gone = Known {
+        by_external_id: Some((user("alice", "alice@example.com", false), vec![])),
+        ..known
+    };
+    assert_eq!(
+        decide(&p, &alice(), None, &gone).expect_err("denied").code,
+        "deactivated"
     );
 }
 

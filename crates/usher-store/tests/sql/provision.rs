@@ -315,3 +315,67 @@ pub async fn report_queries_by_user_upstream_and_time(db: Database) {
     assert_eq!(before.len(), 1);
     assert_eq!(before[0].outcome, JitOutcome::Created);
 }
+
+/// Issue 6 item 7: a user pushed by SCIM (externalId = the upstream's object id)
+/// who then signs in through that upstream is linked, not duplicated.
+pub async fn scim_user_is_linked_by_external_id_on_first_upstream_sign_in(db: Database) {
+    use std::sync::Arc;
+    use usher_core::jit::{JitPolicy, Provisioned, Provisioner, Template};
+    use usher_core::{ExternalIdentity, UpstreamKind};
+
+    let (store, _) = clocked(&db);
+    let mut new = NewUser::named("alice").with_email("alice@example.com", true);
+    new.external_id = Some("oid-a11c".into());
+    let pushed = store
+        .provision_user(new, "scim:entra")
+        .await
+        .expect("pushed by SCIM");
+    let before = user_count(&store).await;
+
+    let store = Arc::new(store);
+    let provisioner = Provisioner::new(store.clone(), store.clone());
+    let mut policy = JitPolicy::default();
+    policy.link_by_external_id = Some(Template::parse("{oid}").expect("template"));
+    let attributes = serde_json::json!({
+        "preferred_username": "alice.entra",
+        "email": "alice@example.com",
+        "oid": "oid-a11c",
+    });
+    let identity = ExternalIdentity {
+        upstream: corp(),
+        kind: UpstreamKind::Oidc,
+        subject: "entra-sub-1".into(),
+        email: Some("alice@example.com".into()),
+        // Unverified: the external id alone decides, never the address.
+        email_verified: false,
+        attributes: attributes.as_object().cloned().expect("object"),
+        authn_methods: vec![],
+        upstream_session: None,
+    };
+    let outcome = provisioner
+        .run(&policy, true, &identity, None)
+        .await
+        .expect("ran");
+    let Provisioned::SignIn { user, outcome } = outcome else {
+        panic!("denied: {outcome:?}")
+    };
+    assert_eq!(user.id, pushed.id);
+    assert_eq!(outcome, JitOutcome::Linked);
+    assert_eq!(user_count(&store).await, before, "no second account");
+    let linked = store
+        .find_user_by_link(&corp(), "entra-sub-1")
+        .await
+        .expect("query");
+    assert_eq!(linked.map(|u| u.id), Some(pushed.id));
+
+    // Without the rule the same identity would not link: email_taken.
+    let other = ExternalIdentity {
+        subject: "entra-sub-2".into(),
+        ..identity
+    };
+    let denied = provisioner
+        .run(&JitPolicy::default(), true, &other, None)
+        .await
+        .expect("ran");
+    assert!(matches!(denied, Provisioned::Denied(d) if d.code == "email_taken"));
+}

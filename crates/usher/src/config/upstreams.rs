@@ -106,6 +106,9 @@ pub struct JitConfig {
     pub require_verified_email: bool,
     /// Link to an existing user with the same verified email (default false).
     pub link_by_verified_email: bool,
+    /// Link to the user whose externalId (from SCIM) equals this template's
+    /// value, e.g. `"{oid}"` for Entra ID (default: off).
+    pub link_by_external_id: Option<String>,
     /// `import` (default) or `force`.
     pub sync: SyncConfig,
     /// Groups every user of this upstream joins.
@@ -129,6 +132,7 @@ impl Default for JitConfig {
             allowed_networks: Vec::new(),
             require_verified_email: false,
             link_by_verified_email: false,
+            link_by_external_id: None,
             sync: SyncConfig::Import,
             default_groups: Vec::new(),
             group_map: BTreeMap::new(),
@@ -268,6 +272,15 @@ impl JitConfig {
             allowed_networks: self.allowed_networks.clone(),
             require_verified_email: self.require_verified_email,
             link_by_verified_email: self.link_by_verified_email,
+            link_by_external_id: self
+                .link_by_external_id
+                .as_deref()
+                .map(|text| {
+                    Template::parse(text).map_err(|e| {
+                        ConfigError::invalid(&format!("{key}.link_by_external_id"), e.to_string())
+                    })
+                })
+                .transpose()?,
             trusted_domains: domains.to_vec(),
             sync: match self.sync {
                 SyncConfig::Import => SyncMode::Import,
