@@ -130,6 +130,7 @@ async fn drive(peers: &PathBuf, base: &str, runs: Value) -> Vec<Value> {
         "client_id": "app",
         "client_secret": SECRET,
         "redirect_uri": "https://app.example/cb",
+        "post_logout_redirect_uri": "https://app.example/bye",
         "runs": runs,
     });
     let output = tokio::process::Command::new("node")
@@ -166,6 +167,7 @@ client_id = "app"
 name = "Team app"
 client_secret = "{SECRET}"
 redirect_uris = ["https://app.example/cb"]
+post_logout_redirect_uris = ["https://app.example/bye"]
 first_party = true
 
 [[upstreams]]
