@@ -161,6 +161,8 @@ for (const run of config.runs) {
   const claims = tokens.claims();
   const userinfo = await oc.fetchUserInfo(as, tokens.access_token, claims.sub);
   const result = { name: run.name, ok: true, claims, userinfo };
+  // The browser's usher cookies, for a SAML SP to continue in the same session.
+  if (run.export_cookies) result.cookies = Object.fromEntries(jar.jar(new URL(config.base)));
   if (run.logout) {
     // RP-initiated logout at usher, which ends the upstream's session too and
     // comes back to the app's post-logout URL.
