@@ -310,7 +310,11 @@ async fn oidc_provider_upstream_openid_client_downstream_jit_end_to_end() {
         )
         .await;
         assert_eq!(sp["name_id"], "alice@example.com", "{sp:#}");
-        assert_eq!(sp["attributes"]["displayName"], json!(["Alice Liddell"]), "{sp:#}");
+        assert_eq!(
+            sp["attributes"]["displayName"],
+            json!(["Alice Liddell"]),
+            "{sp:#}"
+        );
         assert_eq!(
             sp["attributes"]["groups"],
             json!(["engineering", "operations", "staff"]),

@@ -199,3 +199,72 @@ async fn the_login_page_offers_upstreams_and_home_realm_discovery() {
         login.body
     );
 }
+
+/// IdP-initiated sign-ins (SAML) reach `/login/federated` without passing the
+/// protocol crate's start: the page itself refuses a disabled upstream, an unknown
+/// one, and a replayed hand-off.
+#[actix_web::test]
+async fn login_federated_refuses_disabled_unknown_and_replayed_handoffs() {
+    use usher_core::{ExternalIdentity, FederatedLogin, UpstreamId, UpstreamKind};
+    let op = UpstreamOp::start().await;
+    let mut off = Up::new("off", &op);
+    off.enabled = false;
+    off.domains = vec![];
+    let usher = Usher::start(vec![Up::new("corp", &op), off]).await;
+    let handoff = |upstream: &str| FederatedLogin {
+        identity: ExternalIdentity {
+            upstream: UpstreamId::parse(upstream).expect("id"),
+            kind: UpstreamKind::Saml,
+            subject: "idp-initiated".into(),
+            email: Some("carol@example.com".into()),
+            email_verified: true,
+            attributes:
+                serde_json::json!({"preferred_username": "carol", "email": "carol@example.com"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            authn_methods: vec![],
+            upstream_session: None,
+        },
+        login: None,
+    };
+    let mut browser = Browser::new();
+    let t = usher
+        .interactions
+        .start_federated(&handoff("off"))
+        .await
+        .expect("parked");
+    let page = browser
+        .get(&format!("{}/login/federated?t={t}", usher.base))
+        .await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(page.body.contains("turned off"), "{}", page.body);
+
+    let t = usher
+        .interactions
+        .start_federated(&handoff("gone"))
+        .await
+        .expect("parked");
+    let page = browser
+        .get(&format!("{}/login/federated?t={t}", usher.base))
+        .await;
+    assert_eq!(page.status, 400, "{page:?}");
+
+    let t = usher
+        .interactions
+        .start_federated(&handoff("corp"))
+        .await
+        .expect("parked");
+    let url = format!("{}/login/federated?t={t}", usher.base);
+    let page = browser.get(&url).await;
+    assert!(signed_in(&page, &browser), "{page:?}");
+    let replay = Browser::new().get(&url).await;
+    assert_eq!(replay.status, 400, "{replay:?}");
+    assert_eq!(usher.user_count().await, 1);
+    for bad in ["", "x%00", &"a".repeat(500)] {
+        let page = browser
+            .get(&format!("{}/login/federated?t={bad}", usher.base))
+            .await;
+        assert_eq!(page.status, 400, "{bad}: {page:?}");
+    }
+}

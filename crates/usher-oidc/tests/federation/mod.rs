@@ -54,6 +54,7 @@ impl Up {
 pub struct Usher {
     pub base: String,
     pub store: SqlStore,
+    pub interactions: Interactions,
 }
 
 impl Usher {
@@ -67,6 +68,7 @@ impl Usher {
         let ephemeral: Arc<dyn EphemeralStore> = Arc::new(MemoryEphemeralStore::new(100_000));
         let sessions = Sessions::new(ephemeral.clone(), clock.clone(), SessionPolicy::default());
         let interactions = Interactions::new(ephemeral.clone());
+        let handoffs = interactions.clone();
         let oidc: Vec<OidcUpstream> = upstreams
             .iter()
             .map(|u| OidcUpstream {
@@ -154,7 +156,11 @@ impl Usher {
         .expect("listens")
         .run();
         tokio::spawn(server);
-        Self { base, store }
+        Self {
+            base,
+            store,
+            interactions: handoffs,
+        }
     }
 
     pub async fn user(&self, username: &str) -> Option<User> {
