@@ -130,6 +130,7 @@ async fn drive(peers: &PathBuf, base: &str, runs: Value) -> Vec<Value> {
         "client_id": "app",
         "client_secret": SECRET,
         "redirect_uri": "https://app.example/cb",
+        "post_logout_redirect_uri": "https://app.example/bye",
         "runs": runs,
     });
     let output = tokio::process::Command::new("node")
@@ -158,14 +159,23 @@ async fn drive(peers: &PathBuf, base: &str, runs: Value) -> Vec<Value> {
         .expect("an array")
 }
 
-fn config(idp: &str) -> String {
+fn config(idp: &str, sp_cert: &std::path::Path) -> String {
     format!(
         r#"
+[[saml.service_providers]]
+entity_id = "https://sp.example.test/metadata"
+acs_urls = ["http://127.0.0.1:9/acs"]
+certificate_file = "{sp_cert}"
+sign = "both"
+name_id_format = "emailAddress"
+attributes = {{ mail = "email", displayName = "name", groups = "groups" }}
+
 [[oidc.clients]]
 client_id = "app"
 name = "Team app"
 client_secret = "{SECRET}"
 redirect_uris = ["https://app.example/cb"]
+post_logout_redirect_uris = ["https://app.example/bye"]
 first_party = true
 
 [[upstreams]]
@@ -208,7 +218,8 @@ enabled = false
 issuer = "{idp}"
 client_id = "usher"
 client_secret = "{UPSTREAM_SECRET}"
-"#
+"#,
+        sp_cert = sp_cert.display()
     )
 }
 
@@ -242,7 +253,8 @@ async fn oidc_provider_upstream_openid_client_downstream_jit_end_to_end() {
     let idp_url = format!("http://127.0.0.1:{idp_port}");
     let accounts_file = dir.write("accounts.json", &accounts(&["eng", "ops", "unmapped"]));
     let _idp = start_idp(&peers, idp_port, &accounts_file, &base);
-    let config_file = dir.write("usher.toml", &config(&idp_url));
+    let (sp_cert, sp_key) = crate::saml::sp_key_pair(&dir);
+    let config_file = dir.write("usher.toml", &config(&idp_url, &sp_cert));
     let mut cmd = usher(&dir.0);
     cmd.arg("--config").arg(&config_file);
     let mut server = Server::spawn_on(cmd, usher_port);
@@ -252,7 +264,7 @@ async fn oidc_provider_upstream_openid_client_downstream_jit_end_to_end() {
         &peers,
         &base,
         json!([
-            { "name": "first", "login": "alice", "idp_hint": "corp" },
+            { "name": "first", "login": "alice", "idp_hint": "corp", "export_cookies": true },
             { "name": "again-by-home-realm", "login": "alice", "login_hint": "alice@example.com" },
             { "name": "other-domain", "login": "bob", "idp_hint": "corp" },
             { "name": "outside-vpn", "login": "alice", "idp_hint": "corp-vpn" },
@@ -273,6 +285,42 @@ async fn oidc_provider_upstream_openid_client_downstream_jit_end_to_end() {
         json!(["engineering", "operations", "staff"]),
         "unmapped upstream groups are dropped: {first}"
     );
+    // Protocol bridging, upstream OIDC -> downstream SAML: the session the
+    // oidc-provider sign-in created serves python3-saml (strict mode) an assertion
+    // for the JIT-created user, without signing in again.
+    if let Some(python) = crate::saml::python() {
+        let sp = crate::saml::run_sp(
+            &python,
+            &json!({
+                "base": base,
+                "sp_entity_id": "https://sp.example.test/metadata",
+                "acs_url": "http://127.0.0.1:9/acs",
+                "slo_url": "http://127.0.0.1:9/slo",
+                "sp_cert": sp_cert,
+                "sp_key": sp_key,
+                "username": "unused",
+                "password": "unused",
+                "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+                "want_signed": "both",
+                "flows": [{ "binding": "redirect", "signed": true, "expect_login": false }],
+                "slo": false,
+                "check_after_logout": false,
+                "cookies": first["cookies"],
+            }),
+        )
+        .await;
+        assert_eq!(sp["name_id"], "alice@example.com", "{sp:#}");
+        assert_eq!(
+            sp["attributes"]["displayName"],
+            json!(["Alice Liddell"]),
+            "{sp:#}"
+        );
+        assert_eq!(
+            sp["attributes"]["groups"],
+            json!(["engineering", "operations", "staff"]),
+            "{sp:#}"
+        );
+    }
     // Second login (home-realm discovery from login_hint): the same user.
     let again = by_name(&results, "again-by-home-realm");
     assert_eq!(again["ok"], true, "{again}");

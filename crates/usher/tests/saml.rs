@@ -26,7 +26,7 @@ fn repo() -> PathBuf {
 }
 
 /// The venv python with python3-saml, or `None` after saying why (a failure on CI).
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let dir =
         repo().join(std::env::var("USHER_PEERS_DIR").unwrap_or_else(|_| "target-peers".into()));
     let python = dir.join("python/bin/python");
@@ -46,7 +46,7 @@ fn python() -> Option<PathBuf> {
 }
 
 /// A throwaway SP key pair, made for this run and never committed.
-fn sp_key_pair(dir: &Scratch) -> (PathBuf, PathBuf) {
+pub(crate) fn sp_key_pair(dir: &Scratch) -> (PathBuf, PathBuf) {
     let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("pkey");
     let mut name = X509NameBuilder::new().expect("name");
     name.append_entry_by_text("CN", "sp.example.test")
@@ -97,7 +97,7 @@ name_id_format = "emailAddress"
 attributes = { mail = "email", displayName = "name", groups = "groups" }
 "#;
 
-async fn run_sp(python: &PathBuf, config: &Value) -> Value {
+pub(crate) async fn run_sp(python: &PathBuf, config: &Value) -> Value {
     run_sp_with(python, config, &[]).await
 }
 

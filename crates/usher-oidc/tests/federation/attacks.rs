@@ -314,6 +314,7 @@ async fn an_upstream_that_is_down_slow_or_garbage_gets_an_error_page_not_a_500()
         ups.iter()
             .map(|(id, issuer)| Up {
                 id,
+                private_key_pem: None,
                 issuer: issuer.clone(),
                 enabled: true,
                 domains: vec![],

@@ -199,3 +199,214 @@ async fn the_login_page_offers_upstreams_and_home_realm_discovery() {
         login.body
     );
 }
+
+/// IdP-initiated sign-ins (SAML) reach `/login/federated` without passing the
+/// protocol crate's start: the page itself refuses a disabled upstream, an unknown
+/// one, and a replayed hand-off.
+#[actix_web::test]
+async fn login_federated_refuses_disabled_unknown_and_replayed_handoffs() {
+    use usher_core::{ExternalIdentity, FederatedLogin, UpstreamId, UpstreamKind};
+    let op = UpstreamOp::start().await;
+    let mut off = Up::new("off", &op);
+    off.enabled = false;
+    off.domains = vec![];
+    let usher = Usher::start(vec![Up::new("corp", &op), off]).await;
+    let handoff = |upstream: &str| FederatedLogin {
+        identity: ExternalIdentity {
+            upstream: UpstreamId::parse(upstream).expect("id"),
+            kind: UpstreamKind::Saml,
+            subject: "idp-initiated".into(),
+            email: Some("carol@example.com".into()),
+            email_verified: true,
+            attributes:
+                serde_json::json!({"preferred_username": "carol", "email": "carol@example.com"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            authn_methods: vec![],
+            upstream_session: None,
+        },
+        login: None,
+    };
+    let mut browser = Browser::new();
+    let t = usher
+        .interactions
+        .start_federated(&handoff("off"))
+        .await
+        .expect("parked");
+    let page = browser
+        .get(&format!("{}/login/federated?t={t}", usher.base))
+        .await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(page.body.contains("turned off"), "{}", page.body);
+
+    let t = usher
+        .interactions
+        .start_federated(&handoff("gone"))
+        .await
+        .expect("parked");
+    let page = browser
+        .get(&format!("{}/login/federated?t={t}", usher.base))
+        .await;
+    assert_eq!(page.status, 400, "{page:?}");
+
+    let t = usher
+        .interactions
+        .start_federated(&handoff("corp"))
+        .await
+        .expect("parked");
+    let url = format!("{}/login/federated?t={t}", usher.base);
+    let page = browser.get(&url).await;
+    assert!(signed_in(&page, &browser), "{page:?}");
+    let replay = Browser::new().get(&url).await;
+    assert_eq!(replay.status, 400, "{replay:?}");
+    assert_eq!(usher.user_count().await, 1);
+    for bad in ["", "x%00", &"a".repeat(500)] {
+        let page = browser
+            .get(&format!("{}/login/federated?t={bad}", usher.base))
+            .await;
+        assert_eq!(page.status, 400, "{bad}: {page:?}");
+    }
+}
+
+#[actix_web::test]
+async fn private_key_jwt_authenticates_usher_at_the_token_endpoint() {
+    use openssl::pkey::PKey;
+    let op = UpstreamOp::start().await;
+    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).expect("rsa")).expect("key");
+    let public = PKey::public_key_from_pem(&key.public_key_to_pem().expect("pem")).expect("pub");
+    op.expect_private_key_jwt(public);
+    let mut up = Up::new("corp", &op);
+    up.private_key_pem = Some(key.private_key_to_pem_pkcs8().expect("pem"));
+    let usher = Usher::start(vec![up]).await;
+    let mut browser = Browser::new();
+    let page = browser.sign_in(&usher, "corp").await;
+    assert!(signed_in(&page, &browser), "{page:?}");
+
+    // The same OP refuses usher's secret: without the assertion nothing works.
+    let secret_only = Usher::start(vec![Up::new("corp", &op)]).await;
+    let page = Browser::new().sign_in(&secret_only, "corp").await;
+    assert_eq!(page.status, 400, "{page:?}");
+    assert_eq!(secret_only.user_count().await, 0);
+}
+
+/// The app's list of allowed upstreams (`allowed_upstreams`): only those buttons,
+/// and the others refused at `/start` and at `/login/federated`.
+#[actix_web::test]
+async fn an_app_only_offers_and_accepts_its_allowed_upstreams() {
+    use usher_core::LoginRequest;
+    let op = UpstreamOp::start().await;
+    let mut other = Up::new("other", &op);
+    other.domains = vec!["other.example".into()];
+    let usher = Usher::start(vec![Up::new("corp", &op), other]).await;
+    let login = LoginRequest {
+        resume_url: "/oidc/authorize/resume?id=x".into(),
+        client_name: Some("Wiki".into()),
+        allowed_upstreams: Some(vec!["corp".into()]),
+        ..LoginRequest::default()
+    };
+    let t = usher
+        .interactions
+        .start_login(&login)
+        .await
+        .expect("parked");
+    let mut browser = Browser::new();
+    let page = browser.get(&format!("{}/login?t={t}", usher.base)).await;
+    assert!(
+        page.body.contains("/federation/corp/oidc/start?t="),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("/federation/other/"), "{}", page.body);
+    let page = browser
+        .get(&format!("{}/federation/other/oidc/start?t={t}", usher.base))
+        .await;
+    assert_eq!(page.status, 403, "{page:?}");
+    // A kc_idp_hint naming a disallowed upstream is ignored: the login page shows.
+    let hinted = LoginRequest {
+        upstream_hint: Some("other".into()),
+        ..login.clone()
+    };
+    let t2 = usher
+        .interactions
+        .start_login(&hinted)
+        .await
+        .expect("parked");
+    let page = browser.get(&format!("{}/login?t={t2}", usher.base)).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    // The allowed one, hinted by domain, goes straight there.
+    let by_domain = LoginRequest {
+        upstream_hint: Some("example.com".into()),
+        ..login
+    };
+    let t3 = usher
+        .interactions
+        .start_login(&by_domain)
+        .await
+        .expect("parked");
+    let page = browser.get(&format!("{}/login?t={t3}", usher.base)).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    assert_eq!(
+        page.location.as_deref(),
+        Some(format!("/federation/corp/oidc/start?t={t3}").as_str())
+    );
+}
+
+/// Home-realm discovery: `POST /login/discover` with an email address.
+#[actix_web::test]
+async fn home_realm_discovery_by_email_domain() {
+    let op = UpstreamOp::start().await;
+    let usher = Usher::start(vec![Up::new("corp", &op)]).await;
+    let mut browser = Browser::new();
+    let login = browser.get(&format!("{}/login", usher.base)).await;
+    let csrf = login
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF field")
+        .to_owned();
+    let url = format!("{}/login/discover", usher.base);
+
+    let page = browser
+        .post_form(&url, &format!("csrf={csrf}&email=Alice%40EXAMPLE.com"))
+        .await;
+    assert_eq!(page.status, 303, "{page:?}");
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/continue?to=%2Ffederation%2Fcorp%2Foidc%2Fstart")
+    );
+    // Unknown domains see the other options, and why.
+    let page = browser
+        .post_form(&url, &format!("csrf={csrf}&email=bob%40nowhere.example"))
+        .await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.body
+            .contains("No organisation sign-in is set up for nowhere.example")
+    );
+    assert!(page.body.contains("/federation/corp/oidc/start"));
+    // Hostile input: no CSRF token, oversized, duplicated, malformed.
+    assert_eq!(
+        browser
+            .post_form(&url, "email=a%40example.com")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        browser
+            .post_form(&url, "csrf=wrong&email=a%40example.com")
+            .await
+            .status,
+        403
+    );
+    let huge = format!("csrf={csrf}&email={}%40example.com", "a".repeat(5000));
+    let page = browser.post_form(&url, &huge).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(!page.body.contains(&"a".repeat(400)), "not echoed");
+    let flood = format!("csrf={csrf}&email={}", "a".repeat(20_000));
+    assert_eq!(browser.post_form(&url, &flood).await.status, 413);
+    let twice = format!("csrf={csrf}&email=a%40example.com&email=b%40example.com");
+    assert_eq!(browser.post_form(&url, &twice).await.status, 400);
+}

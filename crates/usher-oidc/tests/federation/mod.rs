@@ -32,6 +32,8 @@ pub use upstream_op::{CLIENT_ID, CLIENT_SECRET, Signing, UpstreamOp, profile};
 /// One upstream for [`Usher::start`].
 pub struct Up {
     pub id: &'static str,
+    /// `private_key_jwt` with this PEM key instead of the client secret.
+    pub private_key_pem: Option<Vec<u8>>,
     pub issuer: String,
     pub enabled: bool,
     pub domains: Vec<String>,
@@ -42,6 +44,7 @@ impl Up {
     pub fn new(id: &'static str, op: &UpstreamOp) -> Self {
         Self {
             id,
+            private_key_pem: None,
             issuer: op.issuer.clone(),
             enabled: true,
             domains: vec!["example.com".into()],
@@ -54,6 +57,7 @@ impl Up {
 pub struct Usher {
     pub base: String,
     pub store: SqlStore,
+    pub interactions: Interactions,
 }
 
 impl Usher {
@@ -67,6 +71,7 @@ impl Usher {
         let ephemeral: Arc<dyn EphemeralStore> = Arc::new(MemoryEphemeralStore::new(100_000));
         let sessions = Sessions::new(ephemeral.clone(), clock.clone(), SessionPolicy::default());
         let interactions = Interactions::new(ephemeral.clone());
+        let handoffs = interactions.clone();
         let oidc: Vec<OidcUpstream> = upstreams
             .iter()
             .map(|u| OidcUpstream {
@@ -75,7 +80,13 @@ impl Usher {
                 enabled: u.enabled,
                 issuer: u.issuer.clone(),
                 client_id: CLIENT_ID.into(),
-                auth: UpstreamClientAuth::SecretBasic(CLIENT_SECRET.into()),
+                auth: match &u.private_key_pem {
+                    Some(pem) => UpstreamClientAuth::PrivateKeyJwt(Box::new(
+                        usher_oidc::upstream::private_key_jwt_key(pem, "usher-rp-key")
+                            .expect("key"),
+                    )),
+                    None => UpstreamClientAuth::SecretBasic(CLIENT_SECRET.into()),
+                },
                 scopes: vec!["openid".into(), "email".into(), "profile".into()],
                 userinfo: true,
                 timeout: Duration::from_secs(2),
@@ -154,7 +165,11 @@ impl Usher {
         .expect("listens")
         .run();
         tokio::spawn(server);
-        Self { base, store }
+        Self {
+            base,
+            store,
+            interactions: handoffs,
+        }
     }
 
     pub async fn user(&self, username: &str) -> Option<User> {
@@ -229,6 +244,37 @@ impl Browser {
                 }
             }
         }
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = res.text().await.unwrap_or_default();
+        Page {
+            status,
+            location,
+            body,
+        }
+    }
+
+    /// Posts a form (urlencoded `body`) with the cookies.
+    pub async fn post_form(&mut self, url: &str, body: &str) -> Page {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let res = self
+            .http
+            .post(url)
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request");
         let status = res.status().as_u16();
         let location = res
             .headers()

@@ -88,6 +88,8 @@ pub fn profile(
 
 struct Inner {
     issuer: String,
+    /// When set, the token endpoint wants `private_key_jwt` signed by this key.
+    client_key: Option<PKey<openssl::pkey::Public>>,
     key: PKey<Private>,
     foreign: PKey<Private>,
     rotated: PKey<Private>,
@@ -133,6 +135,7 @@ impl UpstreamOp {
             issuer: issuer.clone(),
             inner: Arc::new(Mutex::new(Inner {
                 issuer,
+                client_key: None,
                 key: rsa(),
                 foreign: rsa(),
                 rotated: rsa(),
@@ -172,6 +175,11 @@ impl UpstreamOp {
     /// Changes what the next sign-ins get.
     pub fn tweak(&self, f: impl FnOnce(&mut Tweaks)) {
         f(&mut self.lock().tweaks);
+    }
+
+    /// Requires `private_key_jwt` with this key at the token endpoint.
+    pub fn expect_private_key_jwt(&self, key: PKey<openssl::pkey::Public>) {
+        self.lock().client_key = Some(key);
     }
 
     /// Publishes the rotated key (as an OP does when it rotates).
@@ -253,19 +261,32 @@ async fn token(op: web::Data<UpstreamOp>, req: HttpRequest, body: String) -> Htt
     let form: HashMap<String, String> = openidconnect::url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
-    let expected = format!(
-        "Basic {}",
-        STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
-    );
-    if req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        != Some(expected.as_str())
-    {
+    let mut inner = op.lock();
+    let authenticated = match &inner.client_key {
+        None => {
+            let expected = format!(
+                "Basic {}",
+                STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+            );
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                == Some(expected.as_str())
+        }
+        // RFC 7523 §3: a JWT by the client, for this token endpoint, signed.
+        Some(key) => {
+            let token_endpoint = format!("{}/token", inner.issuer);
+            form.get("client_assertion_type").map(String::as_str)
+                == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                && form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+                && form
+                    .get("client_assertion")
+                    .is_some_and(|jwt| assertion_ok(jwt, key, &token_endpoint))
+        }
+    };
+    if !authenticated {
         return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
     }
-    let mut inner = op.lock();
     let Some((nonce, challenge)) = form.get("code").and_then(|c| inner.codes.remove(c)) else {
         return HttpResponse::BadRequest().json(json!({"error": "invalid_grant"}));
     };
@@ -344,4 +365,31 @@ async fn userinfo(op: web::Data<UpstreamOp>) -> HttpResponse {
     }
     info.insert("department".into(), json!("R&D"));
     HttpResponse::Ok().json(Value::Object(info))
+}
+
+fn assertion_ok(jwt: &str, key: &PKey<openssl::pkey::Public>, aud: &str) -> bool {
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header, payload, signature] = parts.as_slice() else {
+        return false;
+    };
+    let Ok(sig) = URL_SAFE_NO_PAD.decode(signature) else {
+        return false;
+    };
+    let mut verifier =
+        openssl::sign::Verifier::new(MessageDigest::sha256(), key).expect("verifier");
+    let signed = verifier
+        .verify_oneshot(&sig, format!("{header}.{payload}").as_bytes())
+        .unwrap_or(false);
+    let claims: Value = URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    signed
+        && claims["iss"] == CLIENT_ID
+        && claims["sub"] == CLIENT_ID
+        && claims["aud"] == aud
+        && claims["exp"].as_i64().is_some_and(|exp| exp > now)
+        && claims["jti"].is_string()
 }

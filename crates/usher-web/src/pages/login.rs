@@ -168,7 +168,12 @@ pub(crate) async fn discover(
         // redirects after a form POST against `form-action`.
         return Ok(see_other(&continue_to(&up.start_url(t))));
     }
-    let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+    let shown = if email.len() <= MAX_LOGIN_LEN {
+        email
+    } else {
+        ""
+    };
+    let domain = shown.rsplit_once('@').map_or("", |(_, d)| d);
     let message = if domain.is_empty() {
         "Type your work email address (name@company.example) to find your organisation's sign-in."
             .to_owned()
@@ -177,11 +182,6 @@ pub(crate) async fn discover(
             "No organisation sign-in is set up for {domain}. Sign in with your username and \
              password, or choose one of the options below."
         )
-    };
-    let shown = if email.len() <= MAX_LOGIN_LEN {
-        email
-    } else {
-        ""
     };
     form(&ctx, &req, request.as_ref(), t, shown, Some(&message))
 }

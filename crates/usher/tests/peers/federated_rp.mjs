@@ -67,6 +67,7 @@ function form(html, fill) {
 
 // Follows redirects and posts the IdP's forms until the browser reaches `stopAt`
 // (the app's redirect URI); a page that is neither is the end of the road.
+const visited = [];
 async function browse(jar, start, stopAt, login) {
   let url = new URL(start);
   let method = 'GET';
@@ -102,6 +103,14 @@ async function browse(jar, start, stopAt, login) {
     // oidc-provider's dev interactions: the login form, then consent.
     if (response.status === 200 && /name="prompt" value="login"/.test(html)) {
       const f = form(html, { login, password: 'any' });
+      url = new URL(f.action, url); method = 'POST'; body = f.fields.toString();
+      continue;
+    }
+    // oidc-provider's RP-initiated logout confirmation.
+    if (response.status === 200 && /op\.logoutForm/.test(html)) {
+      const f = form(html, {});
+      f.fields.set('logout', 'yes');
+      visited.push('upstream-logout');
       url = new URL(f.action, url); method = 'POST'; body = f.fields.toString();
       continue;
     }
@@ -151,6 +160,26 @@ for (const run of config.runs) {
   });
   const claims = tokens.claims();
   const userinfo = await oc.fetchUserInfo(as, tokens.access_token, claims.sub);
-  results.push({ name: run.name, ok: true, claims, userinfo });
+  const result = { name: run.name, ok: true, claims, userinfo };
+  // The browser's usher cookies, for a SAML SP to continue in the same session.
+  if (run.export_cookies) result.cookies = Object.fromEntries(jar.jar(new URL(config.base)));
+  if (run.logout) {
+    // RP-initiated logout at usher, which ends the upstream's session too and
+    // comes back to the app's post-logout URL.
+    visited.length = 0;
+    const endUrl = oc.buildEndSessionUrl(as, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: config.post_logout_redirect_uri,
+      state: 'app-state',
+    });
+    const done = await browse(jar, endUrl.href, config.post_logout_redirect_uri, run.login);
+    result.logout = {
+      back_at_app: Boolean(done.url),
+      state: done.url?.searchParams.get('state'),
+      upstream_logout: visited.includes('upstream-logout'),
+      ended_at: done.url ? undefined : done,
+    };
+  }
+  results.push(result);
 }
 console.log(`RESULT ${JSON.stringify(results)}`);
