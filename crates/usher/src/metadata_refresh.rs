@@ -220,14 +220,22 @@ pub fn spawn(state: Arc<SamlState>, client: reqwest::Client, declarations: Vec<S
             declaration.source.clone(),
             declaration.refresh,
         );
-        refresher(SP, name, source, refresh, loaded, client.clone(), move |xml| {
-            let sp = declaration.sp_from_metadata(xml).map_err(|e| match e {
-                ConfigError::Invalid { message, .. } => message,
-                other => other.to_string(),
-            })?;
-            state.replace_service_provider(sp);
-            Ok(())
-        });
+        refresher(
+            SP,
+            name,
+            source,
+            refresh,
+            loaded,
+            client.clone(),
+            move |xml| {
+                let sp = declaration.sp_from_metadata(xml).map_err(|e| match e {
+                    ConfigError::Invalid { message, .. } => message,
+                    other => other.to_string(),
+                })?;
+                state.replace_service_provider(sp);
+                Ok(())
+            },
+        );
     }
 }
 
@@ -246,11 +254,19 @@ pub fn spawn_upstreams(
         let loaded = state.upstream(d.who.id.as_str()).is_some();
         let state = state.clone();
         let (name, source, refresh) = (d.who.id.to_string(), d.source.clone(), d.refresh);
-        refresher(UPSTREAM, name, source, refresh, loaded, client.clone(), move |xml| {
-            state
-                .reload_upstream(&d.who, &d.settings, xml, &d.certificate_files)
-                .map_err(|e| e.message)
-        });
+        refresher(
+            UPSTREAM,
+            name,
+            source,
+            refresh,
+            loaded,
+            client.clone(),
+            move |xml| {
+                state
+                    .reload_upstream(&d.who, &d.settings, xml, &d.certificate_files)
+                    .map_err(|e| e.message)
+            },
+        );
     }
 }
 

@@ -45,24 +45,23 @@ impl SamlUpstreamDeclaration {
             .resolve(&self.who, metadata, &self.certificate_files)
             .map_err(|e| {
                 let m = e.message;
-                let field = if m.starts_with("no signing certificate")
-                    || m.starts_with("a certificate")
-                {
-                    "certificates"
-                } else if m.starts_with("IdP metadata") {
-                    match &self.source {
-                        SpSource::Url(_) => "metadata_url",
-                        _ => "metadata_file",
-                    }
-                } else if m.contains("idp_entity_id") {
-                    "idp_entity_id"
-                } else if m.contains("sso_url") {
-                    "sso_url"
-                } else if m.contains("clock_skew_seconds") {
-                    "clock_skew_seconds"
-                } else {
-                    "metadata_file"
-                };
+                let field =
+                    if m.starts_with("no signing certificate") || m.starts_with("a certificate") {
+                        "certificates"
+                    } else if m.starts_with("IdP metadata") {
+                        match &self.source {
+                            SpSource::Url(_) => "metadata_url",
+                            _ => "metadata_file",
+                        }
+                    } else if m.contains("idp_entity_id") {
+                        "idp_entity_id"
+                    } else if m.contains("sso_url") {
+                        "sso_url"
+                    } else if m.contains("clock_skew_seconds") {
+                        "clock_skew_seconds"
+                    } else {
+                        "metadata_file"
+                    };
                 ConfigError::invalid(&self.key(field), m)
             })
     }
