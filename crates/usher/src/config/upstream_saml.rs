@@ -142,3 +142,146 @@ pub fn saml_upstreams(
     }
     Ok((resolved, declarations))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use figment::providers::Format;
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509, X509NameBuilder};
+
+    #[derive(serde::Deserialize)]
+    struct Wrap {
+        upstreams: Vec<UpstreamConfig>,
+    }
+
+    fn parse(toml: &str) -> Result<Vec<UpstreamConfig>, String> {
+        figment::Figment::from(figment::providers::Toml::string(toml))
+            .extract::<Wrap>()
+            .map(|w| w.upstreams)
+            .map_err(|e| e.to_string())
+    }
+
+    fn cert_pem() -> String {
+        let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("pkey");
+        let mut name = X509NameBuilder::new().expect("name");
+        name.append_entry_by_text("CN", "idp.test").expect("cn");
+        let name = name.build();
+        let mut cert = X509::builder().expect("builder");
+        cert.set_subject_name(&name).expect("subject");
+        cert.set_issuer_name(&name).expect("issuer");
+        cert.set_pubkey(&key).expect("pubkey");
+        cert.set_not_before(&Asn1Time::days_from_now(0).expect("now"))
+            .expect("nbf");
+        cert.set_not_after(&Asn1Time::days_from_now(1).expect("later"))
+            .expect("naf");
+        cert.sign(&key, MessageDigest::sha256()).expect("signs");
+        String::from_utf8(cert.build().to_pem().expect("pem")).expect("utf8")
+    }
+
+    fn fields(extra: &str) -> String {
+        format!(
+            r#"
+[[upstreams]]
+id = "partner"
+kind = "saml"
+[upstreams.saml]
+idp_entity_id = "https://idp.partner.example"
+sso_url = "https://idp.partner.example/sso"
+{extra}
+"#
+        )
+    }
+
+    fn error(toml: &str) -> String {
+        let ups = parse(toml).expect("parses");
+        saml_upstreams(&ups, "https://login.example.com/")
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn an_upstream_declared_by_fields_resolves_with_usher_urls() {
+        let pem = cert_pem().replace('\n', "\\n");
+        let ups = parse(&fields(&format!("certificates = [\"{pem}\"]"))).expect("parses");
+        let (resolved, declarations) =
+            saml_upstreams(&ups, "https://login.example.com/").expect("valid");
+        assert_eq!(declarations.len(), 1);
+        assert_eq!(
+            resolved[0].acs_url,
+            "https://login.example.com/federation/partner/saml/acs"
+        );
+        assert_eq!(
+            resolved[0].sp_entity_id,
+            "https://login.example.com/federation/partner/saml/metadata"
+        );
+    }
+
+    #[test]
+    fn a_missing_signing_certificate_names_the_key() {
+        let err = error(&fields(""));
+        assert!(err.contains("upstreams[0].saml.certificates"), "{err}");
+        assert!(err.contains("no signing certificate"), "{err}");
+    }
+
+    #[test]
+    fn kind_saml_needs_the_saml_table() {
+        let toml = "[[upstreams]]\nid = \"partner\"\nkind = \"saml\"\n";
+        let err = error(toml);
+        assert!(err.contains("upstreams[0].saml"), "{err}");
+        assert!(err.contains("[upstreams.saml]"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_saml_table_are_refused() {
+        let err = parse(&fields("want_assertions_sigend = true")).expect_err("refused");
+        assert!(err.contains("want_assertions_sigend"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_files_name_their_key() {
+        let err = error(&fields("certificate_files = [\"/nonexistent/idp.crt\"]"));
+        assert!(err.contains("upstreams[0].saml.certificate_files"), "{err}");
+        let toml = "[[upstreams]]\nid = \"p\"\nkind = \"saml\"\n[upstreams.saml]\n\
+                    metadata_file = \"/nonexistent/idp.xml\"\n";
+        let err = error(toml);
+        assert!(err.contains("upstreams[0].saml.metadata_file"), "{err}");
+    }
+
+    #[test]
+    fn garbage_metadata_names_the_metadata_file() {
+        let dir = std::env::temp_dir().join(format!("usher-upsaml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("idp.xml");
+        std::fs::write(&file, "<not-metadata/>").expect("write");
+        let toml = format!(
+            "[[upstreams]]\nid = \"p\"\nkind = \"saml\"\n[upstreams.saml]\nmetadata_file = \"{}\"\n",
+            file.display()
+        );
+        let err = error(&toml);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(err.contains("upstreams[0].saml.metadata_file"), "{err}");
+    }
+
+    #[test]
+    fn a_metadata_url_is_checked_but_not_fetched() {
+        // Nothing listens there: check-config must not need the IdP to be up.
+        let toml = "[[upstreams]]\nid = \"p\"\nkind = \"saml\"\n[upstreams.saml]\n\
+                    metadata_url = \"https://127.0.0.1:9/metadata\"\n";
+        let ups = parse(toml).expect("parses");
+        let (resolved, declarations) = saml_upstreams(&ups, "https://u.example").expect("valid");
+        assert!(resolved.is_empty());
+        assert_eq!(
+            declarations[0].source,
+            SpSource::Url("https://127.0.0.1:9/metadata".into())
+        );
+        let bad = toml.replace("https://127.0.0.1:9/metadata", "ftp://idp/metadata");
+        assert!(error(&bad).contains("upstreams[0].saml.metadata_url"));
+        let both = format!("{toml}metadata_file = \"x.xml\"\n");
+        assert!(error(&both).contains("give metadata_file or metadata_url"));
+    }
+}
