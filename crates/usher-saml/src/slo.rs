@@ -299,7 +299,7 @@ IssueInstant=\"{instant}\" Destination=\"{dest}\" InResponseTo=\"{irt}\">\
     );
     match binding {
         Binding::HttpPost => {
-            let signed = sign::sign(&xml, &key)?;
+            let signed = sign::sign(&xml, key)?;
             Ok(page::post_form(
                 slo_url,
                 &STANDARD.encode(signed),

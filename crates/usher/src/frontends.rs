@@ -9,7 +9,7 @@ use usher_core::ports::{Clock, LogoutListener, ScimClients, SystemClock};
 use usher_core::{Interactions, SessionPolicy, Sessions};
 use usher_oidc::upstream::{RpDeps, RpSettings, RpState};
 use usher_oidc::{OidcDeps, OidcSettings, OidcState};
-use usher_saml::{SamlDeps, SamlSettings, SamlState};
+use usher_saml::{SamlDeps, SamlSettings, SamlSpDeps, SamlSpState, SamlState};
 use usher_web::{
     Federation, PasswordHasher, ThrottlePolicy, UpstreamLogout, WebDeps, WebSettings, WebState,
 };
@@ -17,7 +17,7 @@ use usher_web::{
 use crate::accounts;
 use crate::backends::Backends;
 use crate::config::Config;
-use crate::sp_refresh;
+use crate::metadata_refresh;
 
 /// The shared slots the handlers read their state from.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct Frontends {
     pub saml: usher_saml::SamlData,
     /// The relying party for upstream OpenID Providers.
     pub rp: usher_oidc::upstream::RpData,
+    /// The service provider for upstream SAML IdPs.
+    pub saml_sp: usher_saml::SamlSpData,
     /// The SCIM service.
     pub scim: usher_scim::ScimData,
 }
@@ -42,6 +44,7 @@ impl Frontends {
             web: web::Data::new(OnceLock::new()),
             saml: web::Data::new(OnceLock::new()),
             rp: web::Data::new(OnceLock::new()),
+            saml_sp: web::Data::new(OnceLock::new()),
             scim: web::Data::new(OnceLock::new()),
         }
     }
@@ -96,8 +99,8 @@ impl Frontends {
             .saml
             .service_providers()
             .map_err(|e| usher_core::Error::Invalid(e.to_string()))?;
-        let metadata_client = sp_refresh::client();
-        sps.extend(sp_refresh::first_load(&metadata_client, &declarations).await);
+        let metadata_client = metadata_refresh::client();
+        sps.extend(metadata_refresh::first_load(&metadata_client, &declarations).await);
         let saml = Arc::new(SamlState::new(
             SamlSettings {
                 public_url: config.server.public_url.trim_end_matches('/').to_owned(),
@@ -124,6 +127,22 @@ impl Frontends {
             crate::config::oidc_upstreams(&config.upstreams)
                 .map_err(|e| usher_core::Error::Invalid(e.to_string()))?,
             RpDeps {
+                ephemeral: backends.ephemeral.clone(),
+                interactions: interactions.clone(),
+                clock: clock.clone(),
+            },
+        ));
+        let (mut saml_upstreams, saml_declarations) =
+            crate::config::saml_upstreams(&config.upstreams, &config.server.public_url)
+                .map_err(|e| usher_core::Error::Invalid(e.to_string()))?;
+        saml_upstreams.extend(
+            metadata_refresh::first_load_upstreams(&metadata_client, &saml_declarations).await,
+        );
+        let saml_sp = Arc::new(SamlSpState::new(
+            &config.server.public_url,
+            saml_upstreams,
+            SamlSpDeps {
+                keys: backends.keys.clone(),
                 ephemeral: backends.ephemeral.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
@@ -188,9 +207,12 @@ impl Frontends {
         .with_federation(federation);
         let _ = self.oidc.set(oidc);
         if self.saml.set(saml.clone()).is_ok() {
-            sp_refresh::spawn(saml, metadata_client, declarations);
+            metadata_refresh::spawn(saml, metadata_client.clone(), declarations);
         }
         let _ = self.rp.set(rp);
+        if self.saml_sp.set(saml_sp.clone()).is_ok() {
+            metadata_refresh::spawn_upstreams(saml_sp, metadata_client, saml_declarations);
+        }
         let _ = self.web.set(Arc::new(pages));
         let _ = self.scim.set(scim);
         Ok(())

@@ -9,8 +9,8 @@ mod config;
 mod frontends;
 mod logging;
 mod master_key;
+mod metadata_refresh;
 mod server;
-mod sp_refresh;
 
 use std::process::ExitCode;
 

@@ -19,21 +19,22 @@ use usher_core::ports::Directory;
 
 use crate::support::{Scratch, Server, free_port, run, stderr, stdout, usher};
 
-const SECRET: &str = "fed-app-secret-0123456789abcdefghijklmn";
+pub(crate) const SECRET: &str = "fed-app-secret-0123456789abcdefghijklmn";
 const UPSTREAM_SECRET: &str = "usher-at-the-idp-secret";
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The installed peers, or `None` after saying why (a failure on CI).
-fn peers() -> Option<PathBuf> {
+/// The installed node peers when `packages` are all there, or `None` after saying
+/// why (a failure on CI).
+pub(crate) fn peers(packages: &[&str]) -> Option<PathBuf> {
     let dir = repo()
         .join(std::env::var("USHER_PEERS_DIR").unwrap_or_else(|_| "target-peers".into()))
         .join("node");
     let node = Command::new("node").arg("--version").output();
     let ready = node.is_ok_and(|o| o.status.success())
-        && ["openid-client", "oidc-provider"].iter().all(|p| {
+        && packages.iter().all(|p| {
             dir.join("node_modules")
                 .join(p)
                 .join("package.json")
@@ -44,9 +45,9 @@ fn peers() -> Option<PathBuf> {
     }
     assert!(
         std::env::var("USHER_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "the interop peers are missing but USHER_TEST_REQUIRE_SERVICES=1: run scripts/peers.sh"
+        "the interop peers {packages:?} are missing but USHER_TEST_REQUIRE_SERVICES=1: run scripts/peers.sh"
     );
-    eprintln!("SKIPPED: federation interop (run scripts/peers.sh)");
+    eprintln!("SKIPPED: federation interop, {packages:?} missing (run scripts/peers.sh)");
     None
 }
 
@@ -122,8 +123,9 @@ fn accounts(groups: &[&str]) -> String {
     .to_string()
 }
 
-/// Runs the downstream app through `runs`; returns the results by name.
-async fn drive(peers: &PathBuf, base: &str, runs: Value) -> Vec<Value> {
+/// Runs the downstream app (openid-client, client `app` with [`SECRET`]) through
+/// `runs`; returns the results by name.
+pub(crate) async fn drive(peers: &PathBuf, base: &str, runs: Value) -> Vec<Value> {
     let cfg = json!({
         "peers": peers,
         "base": base,
@@ -159,17 +161,10 @@ async fn drive(peers: &PathBuf, base: &str, runs: Value) -> Vec<Value> {
         .expect("an array")
 }
 
-fn config(idp: &str, sp_cert: &std::path::Path) -> String {
+/// The downstream app [`drive`] signs in as.
+pub(crate) fn app_client() -> String {
     format!(
         r#"
-[[saml.service_providers]]
-entity_id = "https://sp.example.test/metadata"
-acs_urls = ["http://127.0.0.1:9/acs"]
-certificate_file = "{sp_cert}"
-sign = "both"
-name_id_format = "emailAddress"
-attributes = {{ mail = "email", displayName = "name", groups = "groups" }}
-
 [[oidc.clients]]
 client_id = "app"
 name = "Team app"
@@ -177,7 +172,21 @@ client_secret = "{SECRET}"
 redirect_uris = ["https://app.example/cb"]
 post_logout_redirect_uris = ["https://app.example/bye"]
 first_party = true
+"#
+    )
+}
 
+fn config(idp: &str, sp_cert: &std::path::Path) -> String {
+    app_client()
+        + &format!(
+            r#"
+[[saml.service_providers]]
+entity_id = "https://sp.example.test/metadata"
+acs_urls = ["http://127.0.0.1:9/acs"]
+certificate_file = "{sp_cert}"
+sign = "both"
+name_id_format = "emailAddress"
+attributes = {{ mail = "email", displayName = "name", groups = "groups" }}
 [[upstreams]]
 id = "corp"
 kind = "oidc"
@@ -219,18 +228,18 @@ issuer = "{idp}"
 client_id = "usher"
 client_secret = "{UPSTREAM_SECRET}"
 "#,
-        sp_cert = sp_cert.display()
-    )
+            sp_cert = sp_cert.display()
+        )
 }
 
-fn by_name<'a>(results: &'a [Value], name: &str) -> &'a Value {
+pub(crate) fn by_name<'a>(results: &'a [Value], name: &str) -> &'a Value {
     results
         .iter()
         .find(|r| r["name"] == name)
         .unwrap_or_else(|| panic!("no result {name}: {results:?}"))
 }
 
-fn report(dir: &std::path::Path, config: &std::path::Path, args: &[&str]) -> Vec<Value> {
+pub(crate) fn report(dir: &std::path::Path, config: &std::path::Path, args: &[&str]) -> Vec<Value> {
     let out = run(usher(dir)
         .arg("--config")
         .arg(config)
@@ -246,7 +255,9 @@ fn report(dir: &std::path::Path, config: &std::path::Path, args: &[&str]) -> Vec
 
 #[tokio::test]
 async fn oidc_provider_upstream_openid_client_downstream_jit_end_to_end() {
-    let Some(peers) = peers() else { return };
+    let Some(peers) = peers(&["openid-client", "oidc-provider"]) else {
+        return;
+    };
     let dir = Scratch::new();
     let (usher_port, idp_port) = (free_port(), free_port());
     let base = format!("http://127.0.0.1:{usher_port}");

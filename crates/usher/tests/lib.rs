@@ -4,6 +4,7 @@
 mod config;
 mod deploy;
 mod federation;
+mod federation_saml;
 mod oidc;
 mod saml;
 mod saml_metadata;

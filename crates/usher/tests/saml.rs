@@ -47,10 +47,15 @@ pub(crate) fn python() -> Option<PathBuf> {
 
 /// A throwaway SP key pair, made for this run and never committed.
 pub(crate) fn sp_key_pair(dir: &Scratch) -> (PathBuf, PathBuf) {
+    key_pair(dir, "sp.example.test", "sp")
+}
+
+/// A throwaway RSA key and self-signed certificate for `cn`, written to
+/// `{stem}.crt` and `{stem}.key` in `dir`.
+pub(crate) fn key_pair(dir: &Scratch, cn: &str, stem: &str) -> (PathBuf, PathBuf) {
     let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("pkey");
     let mut name = X509NameBuilder::new().expect("name");
-    name.append_entry_by_text("CN", "sp.example.test")
-        .expect("cn");
+    name.append_entry_by_text("CN", cn).expect("cn");
     let name = name.build();
     let mut cert = X509::builder().expect("builder");
     cert.set_version(2).expect("version");
@@ -62,8 +67,8 @@ pub(crate) fn sp_key_pair(dir: &Scratch) -> (PathBuf, PathBuf) {
     cert.set_not_after(&Asn1Time::days_from_now(2).expect("later"))
         .expect("naf");
     cert.sign(&key, MessageDigest::sha256()).expect("signs");
-    let cert_path = dir.0.join("sp.crt");
-    let key_path = dir.0.join("sp.key");
+    let cert_path = dir.0.join(format!("{stem}.crt"));
+    let key_path = dir.0.join(format!("{stem}.key"));
     std::fs::write(&cert_path, cert.build().to_pem().expect("pem")).expect("write cert");
     std::fs::write(&key_path, key.private_key_to_pem_pkcs8().expect("pem")).expect("write key");
     (cert_path, key_path)

@@ -12,6 +12,10 @@ use crate::{Error, ExternalIdentity, Result, UniqueKey, User};
 
 /// What came of a federated sign-in.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per sign-in and matched at once; never stored or sent"
+)]
 pub enum Provisioned {
     /// Sign this user in.
     SignIn {

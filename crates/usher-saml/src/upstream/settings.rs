@@ -54,6 +54,7 @@ fn default_refresh() -> u64 {
 /// `idp_entity_id` + `sso_url` + `certificates` fields; explicit fields win over
 /// metadata, and certificates from both are trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SamlUpstreamSettings {
     /// IdP metadata file (read by the binary).
     #[serde(default)]

@@ -334,8 +334,10 @@ pub async fn scim_user_is_linked_by_external_id_on_first_upstream_sign_in(db: Da
 
     let store = Arc::new(store);
     let provisioner = Provisioner::new(store.clone(), store.clone());
-    let mut policy = JitPolicy::default();
-    policy.link_by_external_id = Some(Template::parse("{oid}").expect("template"));
+    let policy = JitPolicy {
+        link_by_external_id: Some(Template::parse("{oid}").expect("template")),
+        ..JitPolicy::default()
+    };
     let attributes = serde_json::json!({
         "preferred_username": "alice.entra",
         "email": "alice@example.com",

@@ -11,6 +11,7 @@ mod oidc;
 mod saml;
 mod scim;
 mod secret;
+mod upstream_saml;
 mod upstreams;
 mod validate;
 
@@ -27,6 +28,7 @@ pub use oidc::OidcConfig;
 pub use saml::{SamlConfig, SpDeclaration, SpSource};
 pub use scim::ScimConfig;
 pub use secret::{Secret, resolve as resolve_secret};
+pub use upstream_saml::{SamlUpstreamDeclaration, saml_upstreams};
 pub use upstreams::{UpstreamConfig, oidc_upstreams, profiles as upstream_profiles};
 
 /// The whole configuration file.

@@ -235,7 +235,7 @@ impl SpDeclaration {
 }
 
 /// Checks a metadata URL: absolute http or https with a host.
-fn check_metadata_url(key: &str, url: &str) -> Result<(), ConfigError> {
+pub(super) fn check_metadata_url(key: &str, url: &str) -> Result<(), ConfigError> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| ConfigError::invalid(key, format!("not an absolute URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {

@@ -41,9 +41,9 @@ pub struct UpstreamConfig {
     pub jit: JitConfig,
     /// The OIDC settings, when `kind = "oidc"`.
     pub oidc: Option<OidcUpstreamConfig>,
-    /// The SAML settings, when `kind = "saml"`: owned by the SAML service
-    /// provider (usher-saml), which replaces this table with its own struct.
-    pub saml: Option<figment::value::Dict>,
+    /// The SAML settings, when `kind = "saml"`: usher-saml's own struct (see
+    /// `docs/saml.md`, "Upstream SAML IdPs").
+    pub saml: Option<usher_saml::SamlUpstreamSettings>,
 }
 
 fn yes() -> bool {
@@ -207,6 +207,13 @@ impl UpstreamConfig {
                 return Err(ConfigError::invalid(
                     &self.key(i, "oidc"),
                     "kind = \"oidc\" needs an [upstreams.oidc] table with issuer and client_id",
+                ));
+            }
+            (UpstreamKind::Saml, _, None) => {
+                return Err(ConfigError::invalid(
+                    &self.key(i, "saml"),
+                    "kind = \"saml\" needs an [upstreams.saml] table with metadata_file, \
+                     metadata_url, or idp_entity_id + sso_url + certificates",
                 ));
             }
             (UpstreamKind::Oidc, _, Some(_)) | (UpstreamKind::Saml, Some(_), _) => {

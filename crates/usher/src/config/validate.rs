@@ -82,6 +82,7 @@ impl Config {
         self.saml.service_providers()?;
         self.scim.clients()?;
         super::oidc_upstreams(&self.upstreams)?;
+        super::saml_upstreams(&self.upstreams, &self.server.public_url)?;
         self.validate_allowed_upstreams()?;
         Ok(())
     }

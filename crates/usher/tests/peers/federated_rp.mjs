@@ -1,8 +1,9 @@
 // The whole federation chain, driven the way a browser and an app would:
 // openid-client 6 (the downstream app) signs in at usher, which sends the browser
-// to oidc-provider (the upstream IdP); the browser posts the IdP's dev login and
-// consent forms, comes back through usher's callback and /login/federated, and the
-// app gets its code and id_token from usher.
+// to the upstream IdP (oidc-provider, or samlify); the browser posts the IdP's dev
+// login and consent forms (and a SAML IdP's auto-posting form), comes back through
+// usher's callback or ACS and /login/federated, and the app gets its code and
+// id_token from usher.
 //
 // Usage: node federated_rp.mjs '<json>'
 //   { "peers", "base": usher URL, "client_id", "client_secret", "redirect_uri",
@@ -115,6 +116,12 @@ async function browse(jar, start, stopAt, login) {
       continue;
     }
     if (response.status === 200 && /name="prompt" value="consent"/.test(html)) {
+      const f = form(html, {});
+      url = new URL(f.action, url); method = 'POST'; body = f.fields.toString();
+      continue;
+    }
+    // A SAML IdP's auto-submitting HTTP-POST binding form (Bindings §3.5).
+    if (response.status === 200 && /name="SAMLResponse"/.test(html)) {
       const f = form(html, {});
       url = new URL(f.action, url); method = 'POST'; body = f.fields.toString();
       continue;

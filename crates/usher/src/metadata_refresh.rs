@@ -1,16 +1,18 @@
-//! SAML service providers declared by metadata: the first load when the front-ends
-//! open, then a background task per SP that re-reads its metadata every
-//! `metadata_refresh` and swaps the SP in whole. A failed read keeps the last good
-//! SP and is retried at the next tick; an SP whose metadata never loaded is not
-//! registered (requests naming it get the "not registered" page) and is retried
-//! every 30 seconds at most until it loads.
+//! SAML metadata read on a schedule: the SAML service providers declared by
+//! metadata (`[[saml.service_providers]]`) and the upstream SAML IdPs
+//! (`[[upstreams]]` with `[upstreams.saml]`). The first load happens when the
+//! front-ends open; then a background task per entity re-reads its metadata (file
+//! or URL) every refresh interval and swaps the entity in whole. A failed read
+//! keeps the last good one and is retried at the next tick; an entity whose
+//! metadata never loaded is not registered (requests naming it get a "not
+//! registered" page) and is retried every 30 seconds at most until it loads.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use usher_saml::{SamlState, ServiceProvider};
+use usher_saml::{SamlSpState, SamlState, SamlUpstream, ServiceProvider};
 
-use crate::config::{ConfigError, SpDeclaration, SpSource};
+use crate::config::{ConfigError, SamlUpstreamDeclaration, SpDeclaration, SpSource};
 
 /// A metadata fetch gives up after this long.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,17 +49,21 @@ pub async fn load(
     client: &reqwest::Client,
     declaration: &SpDeclaration,
 ) -> Option<Result<ServiceProvider, String>> {
-    let xml = match &declaration.source {
-        SpSource::Fields => return None,
-        SpSource::File(path) => read_file(path),
-        SpSource::Url(url) => fetch(client, url).await,
-    };
-    Some(xml.and_then(|xml| {
+    Some(read(client, &declaration.source).await?.and_then(|xml| {
         declaration.sp_from_metadata(&xml).map_err(|e| match e {
             ConfigError::Invalid { message, .. } => message,
             other => other.to_string(),
         })
     }))
+}
+
+/// The metadata text of `source`; `None` for an entity declared by fields.
+async fn read(client: &reqwest::Client, source: &SpSource) -> Option<Result<String, String>> {
+    Some(match source {
+        SpSource::Fields => return None,
+        SpSource::File(path) => read_file(path),
+        SpSource::Url(url) => fetch(client, url).await,
+    })
 }
 
 fn read_file(path: &std::path::Path) -> Result<String, String> {
@@ -154,15 +160,51 @@ pub async fn first_load(
     for (d, result) in futures_util::future::join_all(loads).await {
         match result {
             Some(Ok(sp)) => sps.push(sp),
-            Some(Err(reason)) => tracing::error!(
-                sp = %d.entity_id,
-                %reason,
-                "SAML service provider metadata could not be loaded; the SP is unusable until it loads"
-            ),
+            Some(Err(reason)) => never_loaded(SP, &d.entity_id, &reason),
             None => {}
         }
     }
     sps
+}
+
+/// Loads every upstream SAML IdP declared by metadata URL, concurrently, for the
+/// first start (file and field ones were resolved with the configuration); one
+/// that cannot be loaded is logged and left out until the refresher loads it.
+pub async fn first_load_upstreams(
+    client: &reqwest::Client,
+    declarations: &[SamlUpstreamDeclaration],
+) -> Vec<SamlUpstream> {
+    let urls = declarations
+        .iter()
+        .filter(|d| matches!(d.source, SpSource::Url(_)));
+    let loads = urls.map(|d| async move {
+        let result = match read(client, &d.source).await {
+            Some(Ok(xml)) => d.resolve(Some(&xml)).map_err(|e| e.to_string()),
+            Some(Err(reason)) => Err(reason),
+            None => Err("no metadata source".to_owned()),
+        };
+        (d, result)
+    });
+    let mut upstreams = Vec::new();
+    for (d, result) in futures_util::future::join_all(loads).await {
+        match result {
+            Ok(u) => upstreams.push(u),
+            Err(reason) => never_loaded(UPSTREAM, d.who.id.as_str(), &reason),
+        }
+    }
+    upstreams
+}
+
+const SP: &str = "SAML service provider";
+const UPSTREAM: &str = "upstream SAML IdP";
+
+fn never_loaded(kind: &str, name: &str, reason: &str) {
+    tracing::error!(
+        kind,
+        name,
+        reason,
+        "SAML metadata could not be loaded; the entity is unusable until it loads"
+    );
 }
 
 /// Starts one task per SP declared by metadata, re-reading it on its schedule.
@@ -171,36 +213,103 @@ pub fn spawn(state: Arc<SamlState>, client: reqwest::Client, declarations: Vec<S
         if declaration.source == SpSource::Fields {
             continue;
         }
+        let loaded = state.sp(&declaration.entity_id).is_some();
         let state = state.clone();
-        let client = client.clone();
-        actix_web::rt::spawn(async move {
-            let mut loaded = state.sp(&declaration.entity_id).is_some();
-            loop {
-                let wait = if loaded {
-                    declaration.refresh
-                } else {
-                    declaration.refresh.min(FIRST_LOAD_RETRY)
-                };
-                tokio::time::sleep(wait).await;
-                match load(&client, &declaration).await {
-                    Some(Ok(sp)) => {
-                        if !loaded {
-                            tracing::info!(sp = %declaration.entity_id, "SAML service provider metadata loaded");
-                        }
-                        loaded = true;
-                        state.replace_service_provider(sp);
-                    }
-                    Some(Err(reason)) => tracing::warn!(
-                        sp = %declaration.entity_id,
-                        %reason,
-                        kept_previous = loaded,
-                        "SAML service provider metadata refresh failed; retrying at the next tick"
-                    ),
-                    None => return,
-                }
-            }
-        });
+        let (name, source, refresh) = (
+            declaration.entity_id.clone(),
+            declaration.source.clone(),
+            declaration.refresh,
+        );
+        refresher(
+            SP,
+            name,
+            source,
+            refresh,
+            loaded,
+            client.clone(),
+            move |xml| {
+                let sp = declaration.sp_from_metadata(xml).map_err(|e| match e {
+                    ConfigError::Invalid { message, .. } => message,
+                    other => other.to_string(),
+                })?;
+                state.replace_service_provider(sp);
+                Ok(())
+            },
+        );
     }
+}
+
+/// Starts one task per upstream SAML IdP declared by metadata (file or URL),
+/// re-reading it every `metadata_refresh_seconds`; a bad read keeps the last
+/// good upstream ([`SamlSpState::reload_upstream`]).
+pub fn spawn_upstreams(
+    state: Arc<SamlSpState>,
+    client: reqwest::Client,
+    declarations: Vec<SamlUpstreamDeclaration>,
+) {
+    for d in declarations {
+        if d.source == SpSource::Fields {
+            continue;
+        }
+        let loaded = state.upstream(d.who.id.as_str()).is_some();
+        let state = state.clone();
+        let (name, source, refresh) = (d.who.id.to_string(), d.source.clone(), d.refresh);
+        refresher(
+            UPSTREAM,
+            name,
+            source,
+            refresh,
+            loaded,
+            client.clone(),
+            move |xml| {
+                state
+                    .reload_upstream(&d.who, &d.settings, xml, &d.certificate_files)
+                    .map_err(|e| e.message)
+            },
+        );
+    }
+}
+
+/// The task behind both: every `refresh` (every 30 s at most until the first
+/// success) reads `source` and hands the text to `apply`, which swaps the entity
+/// in or says why not (the previous one stays).
+fn refresher(
+    kind: &'static str,
+    name: String,
+    source: SpSource,
+    refresh: Duration,
+    mut loaded: bool,
+    client: reqwest::Client,
+    apply: impl Fn(&str) -> Result<(), String> + 'static,
+) {
+    actix_web::rt::spawn(async move {
+        loop {
+            let wait = if loaded {
+                refresh
+            } else {
+                refresh.min(FIRST_LOAD_RETRY)
+            };
+            tokio::time::sleep(wait).await;
+            let Some(text) = read(&client, &source).await else {
+                return;
+            };
+            match text.and_then(|xml| apply(&xml)) {
+                Ok(()) => {
+                    if !loaded {
+                        tracing::info!(kind, name = %name, "SAML metadata loaded");
+                    }
+                    loaded = true;
+                }
+                Err(reason) => tracing::warn!(
+                    kind,
+                    name = %name,
+                    %reason,
+                    kept_previous = loaded,
+                    "SAML metadata refresh failed; retrying at the next tick"
+                ),
+            }
+        }
+    });
 }
 
 #[cfg(test)]
