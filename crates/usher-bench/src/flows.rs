@@ -20,15 +20,50 @@ pub enum Flow {
     /// One SP-initiated AuthnRequest (HTTP-Redirect) from a browser that already has
     /// an SSO session (this `Cookie` header), answered with a signed Response.
     SamlSso(String),
+    /// One SCIM `POST /scim/v2/Users` with this bearer token, a new user each time
+    /// (unique userName, email and externalId), as Entra ID provisions one.
+    ScimCreate(String),
 }
 
-/// Runs `flow` from `concurrency` tasks for `duration`; returns each iteration's time.
+/// What a run measured: the time of every successful iteration, and the failed ones.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Time of each iteration that succeeded.
+    pub latencies: Vec<Duration>,
+    /// How many iterations failed (an unexpected status, a connection error).
+    pub errors: usize,
+    /// The first few distinct failure messages.
+    pub samples: Vec<String>,
+}
+
+impl Run {
+    fn failed(&mut self, error: &anyhow::Error) {
+        self.errors += 1;
+        let message = format!("{error:#}");
+        if self.samples.len() < 5 && !self.samples.contains(&message) {
+            self.samples.push(message);
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        for message in other.samples {
+            if self.samples.len() < 5 && !self.samples.contains(&message) {
+                self.samples.push(message);
+            }
+        }
+    }
+}
+
+/// Runs `flow` from `concurrency` tasks for `duration`; returns each successful
+/// iteration's time and the failures.
 pub async fn drive(
     server: &Usher,
     flow: &Flow,
     concurrency: usize,
     duration: Duration,
-) -> anyhow::Result<Vec<Duration>> {
+) -> anyhow::Result<Run> {
     let client = reqwest::Client::builder()
         .redirect(Policy::none())
         .pool_max_idle_per_host(concurrency)
@@ -39,22 +74,26 @@ pub async fn drive(
     for _ in 0..concurrency {
         let (client, base, flow) = (client.clone(), base.clone(), flow.clone());
         tasks.spawn(async move {
-            let mut latencies = Vec::new();
+            let mut run = Run::default();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                match &flow {
-                    Flow::ClientCredentials(alg) => client_credentials(&client, &base, alg).await?,
-                    Flow::PasswordLogin => password_login(&client, &base).await?,
-                    Flow::SamlSso(cookie) => saml_sso(&client, &base, cookie).await?,
+                let done = match &flow {
+                    Flow::ClientCredentials(alg) => client_credentials(&client, &base, alg).await,
+                    Flow::PasswordLogin => password_login(&client, &base).await,
+                    Flow::SamlSso(cookie) => saml_sso(&client, &base, cookie).await,
+                    Flow::ScimCreate(token) => scim_create(&client, &base, token).await,
+                };
+                match done {
+                    Ok(()) => run.latencies.push(started.elapsed()),
+                    Err(e) => run.failed(&e),
                 }
-                latencies.push(started.elapsed());
             }
-            anyhow::Ok(latencies)
+            run
         });
     }
-    let mut all = Vec::new();
+    let mut all = Run::default();
     while let Some(result) = tasks.join_next().await {
-        all.extend(result??);
+        all.merge(result?);
     }
     Ok(all)
 }
@@ -278,6 +317,38 @@ async fn saml_sso(client: &reqwest::Client, base: &str, cookie: &str) -> anyhow:
     let body = res.text().await?;
     if !status.is_success() || !body.contains("SAMLResponse") {
         bail!("SSO answered {status}: {}", &body[..body.len().min(300)]);
+    }
+    Ok(())
+}
+
+static SCIM_USERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+async fn scim_create(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<()> {
+    let n = SCIM_USERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let user = format!("bench{n}");
+    let body = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": format!("{user}@example.test"),
+        "externalId": format!("ext-{user}"),
+        "active": true,
+        "displayName": format!("Bench User {n}"),
+        "name": {"givenName": "Bench", "familyName": format!("User {n}")},
+        "emails": [{"value": format!("{user}@example.test"), "type": "work", "primary": true}],
+    });
+    let res = client
+        .post(format!("{base}/scim/v2/Users"))
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, "application/scim+json")
+        .body(body.to_string())
+        .send()
+        .await?;
+    let status = res.status();
+    let body = res.text().await?;
+    if status != reqwest::StatusCode::CREATED {
+        bail!(
+            "POST /Users answered {status}: {}",
+            &body[..body.len().min(300)]
+        );
     }
     Ok(())
 }

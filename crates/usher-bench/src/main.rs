@@ -6,10 +6,16 @@
 //! usher-bench --usher target/release/usher client-credentials RS256
 //! usher-bench --usher target/release/usher password-login
 //! usher-bench --usher target/release/usher saml-sso
+//! usher-bench --usher target/release/usher scim-create
 //! ```
-//! `scripts/bench/sso.sh` builds both in release mode and runs every scenario.
+//! `scripts/bench/sso.sh` builds both in release mode and runs the sign-in
+//! scenarios; `scripts/bench/scim.sh` runs `scim-create`, which runs usher on a
+//! scratch PostgreSQL database (`usher_bench_<pid>` on the server of
+//! `USHER_BENCH_POSTGRES_URL`, default [`postgres::DEFAULT_ADMIN_URL`], dropped
+//! afterwards). The other scenarios use SQLite in a scratch directory.
 
 mod flows;
+mod postgres;
 mod report;
 mod server;
 
@@ -17,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-const USAGE: &str = "usage: usher-bench --usher PATH (client-credentials RS256|ES256|EdDSA | password-login | saml-sso) [--seconds N] [--concurrency N]";
+const USAGE: &str = "usage: usher-bench --usher PATH (client-credentials RS256|ES256|EdDSA | password-login | saml-sso | scim-create) [--seconds N] [--concurrency N]";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,44 +51,84 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let server = server::Usher::start(&usher).await?;
-        let duration = Duration::from_secs(seconds);
-        let (name, concurrency, flow) = match scenario {
-            "client-credentials" => {
-                let alg = positional.get(1).map_or("RS256", |s| s.as_str()).to_owned();
-                (
-                    format!("client_credentials {alg}"),
-                    32,
-                    flows::Flow::ClientCredentials(alg),
-                )
-            }
-            "saml-sso" => (
-                "SAML SSO response, existing session (RSA-2048 signed)".into(),
-                16,
-                flows::Flow::SamlSso(flows::signed_in(&server.base).await?),
-            ),
-            "password-login" => (
-                "password login (authorize, login, code, token)".into(),
-                8,
-                flows::Flow::PasswordLogin,
-            ),
-            other => anyhow::bail!("unknown scenario {other:?}\n{USAGE}"),
+        let database = if scenario == "scim-create" {
+            let admin = std::env::var("USHER_BENCH_POSTGRES_URL")
+                .unwrap_or_else(|_| postgres::DEFAULT_ADMIN_URL.to_owned());
+            Some(postgres::ScratchDatabase::create(&admin).await?)
+        } else {
+            None
         };
-        let concurrency = flag("--concurrency")
-            .map_or(Ok(concurrency), |s| s.parse())
-            .context(USAGE)?;
-        // Warm-up: connections, caches, the key cache.
-        flows::drive(&server, &flow, concurrency, Duration::from_secs(2)).await?;
-        let started = Instant::now();
-        let latencies = flows::drive(&server, &flow, concurrency, duration).await?;
-        report::print(
-            &name,
-            concurrency,
-            started.elapsed(),
-            latencies,
-            server.pinned,
-        );
-        server.stop();
-        Ok(())
+        let outcome = run(
+            &usher,
+            scenario,
+            &positional,
+            &flag,
+            seconds,
+            database.as_ref(),
+        )
+        .await;
+        if let Some(database) = database {
+            database.drop_now().await?;
+        }
+        outcome
     })
+}
+
+/// Starts usher, warms up, measures and prints one scenario.
+async fn run(
+    usher: &str,
+    scenario: &str,
+    positional: &[&String],
+    flag: &dyn Fn(&str) -> Option<String>,
+    seconds: u64,
+    database: Option<&postgres::ScratchDatabase>,
+) -> anyhow::Result<()> {
+    let server = server::Usher::start(usher, database.map(|d| d.url.as_str())).await?;
+    let duration = Duration::from_secs(seconds);
+    let (name, concurrency, flow) = match scenario {
+        "client-credentials" => {
+            let alg = positional.get(1).map_or("RS256", |s| s.as_str()).to_owned();
+            (
+                format!("client_credentials {alg}"),
+                32,
+                flows::Flow::ClientCredentials(alg),
+            )
+        }
+        "saml-sso" => (
+            "SAML SSO response, existing session (RSA-2048 signed)".into(),
+            16,
+            flows::Flow::SamlSso(flows::signed_in(&server.base).await?),
+        ),
+        "password-login" => (
+            "password login (authorize, login, code, token)".into(),
+            8,
+            flows::Flow::PasswordLogin,
+        ),
+        "scim-create" => (
+            "SCIM user create on PostgreSQL (uniqueness check, audit record, outbox event)".into(),
+            16,
+            flows::Flow::ScimCreate(server.scim_token.clone()),
+        ),
+        other => anyhow::bail!("unknown scenario {other:?}\n{USAGE}"),
+    };
+    let concurrency = flag("--concurrency")
+        .map_or(Ok(concurrency), |s| s.parse())
+        .context(USAGE)?;
+    // Warm-up: connections, caches, the key cache.
+    let warm = flows::drive(&server, &flow, concurrency, Duration::from_secs(2)).await?;
+    let started = Instant::now();
+    let measured = flows::drive(&server, &flow, concurrency, duration).await?;
+    let elapsed = started.elapsed();
+    let pinned = server.pinned;
+    server.stop();
+    if warm.errors > 0 {
+        eprintln!(
+            "warm-up: {} iterations failed: {:#?}",
+            warm.errors, warm.samples
+        );
+    }
+    let errors = warm.errors + measured.errors;
+    report::print(&name, concurrency, elapsed, measured, pinned);
+    anyhow::ensure!(errors == 0, "{errors} iterations failed (see above)");
+    Ok(())
 }

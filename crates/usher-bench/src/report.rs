@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-/// Prints one scenario's figures.
-pub fn print(
-    name: &str,
-    concurrency: usize,
-    elapsed: Duration,
-    mut latencies: Vec<Duration>,
-    pinned: bool,
-) {
+use crate::flows::Run;
+
+/// Prints one scenario's figures (throughput counts successful iterations only)
+/// and its failures.
+pub fn print(name: &str, concurrency: usize, elapsed: Duration, run: Run, pinned: bool) {
+    let mut latencies = run.latencies;
     latencies.sort_unstable();
     let n = latencies.len();
     let at = |q: f64| {
@@ -35,6 +33,12 @@ pub fn print(
         ms(at(0.5)),
         ms(at(0.99))
     );
+    if run.errors > 0 {
+        println!("  errors: {} failed iterations, for example:", run.errors);
+        for message in &run.samples {
+            println!("    {message}");
+        }
+    }
 }
 
 fn ms(d: Duration) -> f64 {

@@ -52,6 +52,10 @@ attributes = { mail = "email", groups = "groups" }
 [login_throttle]
 per_account = 1000000
 per_ip = 1000000
+
+[[scim.clients]]
+name = "bench"
+token_file = "scim.token"
 "#;
 
 /// A running usher.
@@ -63,14 +67,33 @@ pub struct Usher {
     pub base: String,
     /// Whether the server is pinned to one core.
     pub pinned: bool,
+    /// Bearer token of the SCIM client `bench`.
+    pub scim_token: String,
 }
 
 impl Usher {
-    /// Starts `binary` on a free port, one worker, pinned to CPU 0 when possible.
-    pub async fn start(binary: &str) -> anyhow::Result<Self> {
+    /// Starts `binary` on a free port, one worker, pinned to CPU 0 when possible,
+    /// on SQLite in its scratch directory or on the PostgreSQL `database` URL.
+    pub async fn start(binary: &str, database: Option<&str>) -> anyhow::Result<Self> {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
         let dir = std::env::temp_dir().join(format!("usher-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join("usher.toml"), CONFIG)?;
+        let mut config = CONFIG.to_owned();
+        if let Some(url) = database {
+            // PostgreSQL needs a configured master key (every instance must open
+            // the same signing keys): 32 random bytes in standard base64.
+            let key = URL_SAFE_NO_PAD.decode(usher_core::random::token()?)?;
+            std::fs::write(dir.join("master.key"), STANDARD.encode(key))?;
+            // A JSON string is a valid TOML basic string.
+            let url = serde_json::to_string(url)?;
+            config.push_str(&format!(
+                "\n[database]\nurl = {url}\n\n[keys]\nmaster_key_file = \"master.key\"\n"
+            ));
+        }
+        std::fs::write(dir.join("usher.toml"), config)?;
+        let scim_token = usher_core::random::token()?;
+        std::fs::write(dir.join("scim.token"), &scim_token)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -101,6 +124,7 @@ impl Usher {
             dir,
             base: format!("http://127.0.0.1:{port}"),
             pinned,
+            scim_token,
         };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
