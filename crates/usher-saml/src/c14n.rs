@@ -144,7 +144,9 @@ fn start_tag(e: &BytesStart<'_>, parent: Scope, render: bool) -> Result<(Scope, 
         attributes
             .iter()
             .map(|(k, _)| prefix_of(k))
-            .filter(|p| !p.is_empty()),
+            // `xml:` is bound by definition and never declared (Exclusive C14N
+            // §3, Canonical XML §2.4).
+            .filter(|p| !p.is_empty() && *p != "xml"),
     );
     let mut declarations = BTreeMap::new();
     for prefix in used {

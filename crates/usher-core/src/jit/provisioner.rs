@@ -56,13 +56,14 @@ impl Provisioner {
         identity: &ExternalIdentity,
         client_ip: Option<IpAddr>,
     ) -> Result<Provisioned> {
-        // Two first sign-ins of one identity at once: the second loses the race on
-        // the link's primary key and, on retry, finds the link the first made.
+        // Two first sign-ins at once: the second loses the race on the link's
+        // primary key (same identity) or on a group both create (same new group),
+        // and on retry finds what the first made.
         match self
             .attempt(policy, upstream_enabled, identity, client_ip)
             .await
         {
-            Err(Error::Conflict(UniqueKey::IdentityLink)) => {
+            Err(Error::Conflict(UniqueKey::IdentityLink | UniqueKey::GroupName)) => {
                 self.attempt(policy, upstream_enabled, identity, client_ip)
                     .await
             }
@@ -93,6 +94,17 @@ impl Provisioner {
                 }
                 _ => None,
             },
+            _ => None,
+        };
+        // Only a user a provisioning source pushed (not a local or JIT-made
+        // account that happens to carry the id), and not one another identity of
+        // this upstream already signs in as: a second upstream account presenting
+        // the same id must not take the first one's place.
+        let by_external_id = match by_external_id {
+            Some(user) if user.provisioned_by.is_some() => {
+                let links = self.directory.links_of(user.id).await?;
+                (!links.iter().any(|l| l.upstream == identity.upstream)).then_some(user)
+            }
             _ => None,
         };
         if let Some(user) = linked {
@@ -196,6 +208,7 @@ fn known_user(known: &Known) -> Option<&User> {
     known
         .linked
         .as_ref()
+        .or(known.by_external_id.as_ref())
         .or(known.by_email.as_ref())
         .map(|(u, _)| u)
 }

@@ -326,6 +326,7 @@ pub async fn scim_user_is_linked_by_external_id_on_first_upstream_sign_in(db: Da
     let (store, _) = clocked(&db);
     let mut new = NewUser::named("alice").with_email("alice@example.com", true);
     new.external_id = Some("oid-a11c".into());
+    new.provisioned_by = Some("entra".into());
     let pushed = store
         .provision_user(new, "scim:entra")
         .await
@@ -370,11 +371,19 @@ pub async fn scim_user_is_linked_by_external_id_on_first_upstream_sign_in(db: Da
         .expect("query");
     assert_eq!(linked.map(|u| u.id), Some(pushed.id));
 
-    // Without the rule the same identity would not link: email_taken.
+    // A second identity of the same upstream presenting the same id does not
+    // take the linked account over.
     let other = ExternalIdentity {
         subject: "entra-sub-2".into(),
         ..identity
     };
+    let hijack = provisioner
+        .run(&policy, true, &other, None)
+        .await
+        .expect("ran");
+    assert!(matches!(hijack, Provisioned::Denied(_)), "{hijack:?}");
+
+    // Without the rule the identity would not link either: email_taken.
     let denied = provisioner
         .run(&JitPolicy::default(), true, &other, None)
         .await
