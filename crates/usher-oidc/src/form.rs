@@ -2,6 +2,9 @@
 //! limit, the right content type, and no parameter twice (RFC 6749 §3.1, §3.2:
 //! "Request and response parameters MUST NOT be included more than once").
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use std::collections::HashMap;
 
 use actix_web::HttpRequest;

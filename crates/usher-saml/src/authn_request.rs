@@ -5,6 +5,9 @@
 //! than the five predefined ones and character references. It extracts only what
 //! the IdP acts on; nothing is followed or fetched.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use quick_xml::NsReader;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};

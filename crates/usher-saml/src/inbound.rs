@@ -2,6 +2,9 @@
 //! HTTP-POST), with every size bounded and every ambiguity refused before the XML
 //! is looked at.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use std::io::Read;
 
 use base64::Engine;

@@ -3,6 +3,9 @@
 //! URL-encoded), with the SP's registered certificate only (never a key the
 //! message names). SHA-1 is refused (downgrade; NIST SP 800-131A).
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use openssl::hash::MessageDigest;

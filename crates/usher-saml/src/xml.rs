@@ -1,6 +1,9 @@
 //! XML text helpers: escaping what goes into documents, and the DOCTYPE gate that
 //! runs before any parser sees a byte.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 /// Escapes text for XML element content and attribute values (XML 1.0 §2.4, §3.3.3):
 /// markup in a user's name must never become markup in an assertion.
 pub fn escape(text: &str) -> String {

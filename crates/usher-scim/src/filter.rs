@@ -8,6 +8,9 @@
 //! `((((...` 100 deep or 10,000 `or`s are refused in microseconds, and recursion
 //! cannot overflow the stack.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use usher_core::query::{MAX_FILTER_DEPTH, MAX_FILTER_TERMS};
 
 use crate::error::{Result, ScimError};
@@ -89,8 +92,7 @@ fn tokenize(input: &str) -> Result<Vec<Token>> {
     let mut tokens = Vec::new();
     let bytes = input.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
+    while let Some(&c) = bytes.get(i) {
         match c {
             b' ' | b'\t' | b'\r' | b'\n' => i += 1,
             b'(' => {
@@ -134,10 +136,14 @@ fn tokenize(input: &str) -> Result<Vec<Token>> {
             }
             _ => {
                 let start = i;
-                while i < bytes.len() && !b" \t\r\n()[]\"".contains(&bytes[i]) {
+                while bytes.get(i).is_some_and(|b| !b" \t\r\n()[]\"".contains(b)) {
                     i += 1;
                 }
-                tokens.push(Token::Word(input[start..i].to_owned()));
+                // The delimiters are ASCII, so both ends are character boundaries.
+                let word = input
+                    .get(start..i)
+                    .ok_or_else(|| ScimError::filter("the filter is not valid text"))?;
+                tokens.push(Token::Word(word.to_owned()));
             }
         }
         if tokens.len() > MAX_FILTER_TERMS * 8 {
@@ -171,10 +177,10 @@ pub(crate) fn parse(input: &str) -> Result<Expr> {
         return Err(ScimError::filter("the filter is empty"));
     }
     let e = p.or(0, false)?;
-    if p.pos != p.tokens.len() {
+    if let Some(t) = p.tokens.get(p.pos) {
         return Err(ScimError::filter(format!(
             "unexpected {} in the filter",
-            describe(&p.tokens[p.pos])
+            describe(t)
         )));
     }
     Ok(e)
@@ -187,23 +193,25 @@ pub(crate) fn parse_patch_path(input: &str) -> Result<(AttrPath, Option<Expr>, O
     if input.len() > MAX_FILTER_LEN {
         return Err(bad("too long"));
     }
-    let Some(open) = input.find('[') else {
+    let Some((head, tail)) = input.split_once('[') else {
         return Ok((
             attr_path(input.trim()).map_err(|_| bad("not an attribute path"))?,
             None,
             None,
         ));
     };
-    let close = input.rfind(']').ok_or_else(|| bad("'[' is not closed"))?;
-    if close < open {
-        return Err(bad("']' before '['"));
-    }
-    let attr = attr_path(input[..open].trim()).map_err(|_| bad("not an attribute path"))?;
+    let Some((inner, rest)) = tail.rsplit_once(']') else {
+        return Err(bad(if head.contains(']') {
+            "']' before '['"
+        } else {
+            "'[' is not closed"
+        }));
+    };
+    let attr = attr_path(head.trim()).map_err(|_| bad("not an attribute path"))?;
     if attr.sub.is_some() {
         return Err(bad("a value filter applies to a multi-valued attribute"));
     }
-    let filter = parse(&input[open + 1..close]).map_err(|e| bad(&e.detail))?;
-    let rest = &input[close + 1..];
+    let filter = parse(inner).map_err(|e| bad(&e.detail))?;
     let sub = match rest.strip_prefix('.') {
         Some(s) if is_name(s) => Some(s.to_owned()),
         Some(_) => return Err(bad("bad sub-attribute after ']'")),
@@ -240,11 +248,15 @@ fn is_name(s: &str) -> bool {
 /// `[URI ":"] ATTRNAME *1subAttr`.
 pub(crate) fn attr_path(word: &str) -> Result<AttrPath> {
     let bad = || ScimError::filter(format!("{word:?} is not an attribute path"));
-    let (urn, rest) = if word.len() > 4 && word[..4].eq_ignore_ascii_case("urn:") {
-        let colon = word.rfind(':').ok_or_else(bad)?;
-        (Some(word[..colon].to_owned()), &word[colon + 1..])
-    } else {
-        (None, word)
+    // Checked slicing: the text comes from the network and may put a multibyte
+    // character across byte 4, where `word[..4]` would panic.
+    let is_urn = word.len() > 4
+        && word
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+    let (urn, rest) = match word.rsplit_once(':') {
+        Some((urn, rest)) if is_urn => (Some(urn.to_owned()), rest),
+        _ => (None, word),
     };
     let (name, sub) = match rest.split_once('.') {
         Some((n, s)) => (n, Some(s)),

@@ -10,6 +10,9 @@
 //! `replace` through `attr[type eq "work"].sub` creating the value when none has
 //! that type.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use serde_json::{Map, Value};
 
 use crate::doc::{Doc, canonical_object, canonical_value};

@@ -3,6 +3,9 @@
 //! filter on, is `invalidFilter` naming it; `password` is refused outright (it is
 //! not stored, and a filter on it in a URL is the RFC's `sensitive` case).
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use usher_core::query::{

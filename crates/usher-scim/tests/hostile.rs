@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use serde_json::json;
 
-use crate::fixture::{TOKEN_A, env, patch, req, user};
+use crate::fixture::{TOKEN_A, env, patch, req, url_encode, user};
 use crate::{app, call};
 
 const USERS: &str = "/scim/v2/Users";
@@ -14,17 +14,6 @@ const USERS: &str = "/scim/v2/Users";
 fn filter_uri(filter: &str) -> String {
     let q: String = url_encode(filter);
     format!("{USERS}?filter={q}")
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[actix_web::test]

@@ -18,6 +18,9 @@
 //! Templates are checked when the configuration is read, so a typo stops the broker
 //! at start rather than failing someone's sign-in.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use serde_json::{Map, Value as Json};
 
 /// Longest template accepted.
@@ -135,12 +138,12 @@ impl Template {
                 }
                 '}' => return Err(fail(format!("unmatched `}}` at byte {i}"))),
                 '{' => {
-                    let end = find_close(source, i + 1)
+                    let (expr, end) = find_close(source, i + 1)
                         .ok_or_else(|| fail(format!("`{{` at byte {i} is never closed")))?;
                     if !text.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut text)));
                     }
-                    parts.push(parse_expr(&source[i + 1..end]).map_err(fail)?);
+                    parts.push(parse_expr(expr).map_err(fail)?);
                     while chars.peek().is_some_and(|(j, _)| *j <= end) {
                         chars.next();
                     }
@@ -212,16 +215,18 @@ impl Template {
     }
 }
 
-/// The `}` closing an expression that starts at `from`, skipping quoted arguments.
-fn find_close(source: &str, from: usize) -> Option<usize> {
+/// The expression that starts at `from` and the index of the `}` closing it,
+/// skipping quoted arguments.
+fn find_close(source: &str, from: usize) -> Option<(&str, usize)> {
+    let rest = source.get(from..)?;
     let mut quoted = false;
     let mut escaped = false;
-    for (i, c) in source[from..].char_indices() {
+    for (i, c) in rest.char_indices() {
         match c {
             _ if escaped => escaped = false,
             '\\' if quoted => escaped = true,
             '"' => quoted = !quoted,
-            '}' if !quoted => return Some(from + i),
+            '}' if !quoted => return Some((rest.get(..i)?, from + i)),
             _ => {}
         }
     }
@@ -242,22 +247,17 @@ fn parse_expr(expr: &str) -> Result<Part, String> {
 
 /// Splits on `sep` outside double quotes.
 fn split_top(s: &str, sep: char) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut quoted, mut escaped, mut start) = (false, false, 0);
-    for (i, c) in s.char_indices() {
+    let (mut quoted, mut escaped) = (false, false);
+    s.split(|c: char| {
         match c {
             _ if escaped => escaped = false,
             '\\' if quoted => escaped = true,
             '"' => quoted = !quoted,
-            c if c == sep && !quoted => {
-                out.push(&s[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
+            c => return c == sep && !quoted,
         }
-    }
-    out.push(&s[start..]);
-    out
+        false
+    })
+    .collect()
 }
 
 fn parse_transform(t: &str) -> Result<Transform, String> {
@@ -276,37 +276,35 @@ fn parse_transform(t: &str) -> Result<Transform, String> {
         }
         None => (t, Vec::new()),
     };
-    let arity = |n: usize| {
-        if args.len() == n {
-            Ok(())
-        } else {
-            Err(format!(
-                "`{name}` takes {n} argument(s), got {}",
-                args.len()
-            ))
-        }
+    let arity = |n: usize| format!("`{name}` takes {n} argument(s), got {}", args.len());
+    let none = || args.is_empty().then_some(()).ok_or_else(|| arity(0));
+    let one = || match args.as_slice() {
+        [a] => Ok(a.clone()),
+        _ => Err(arity(1)),
     };
     Ok(match name {
-        "lower" => arity(0).map(|()| Transform::Lower)?,
-        "upper" => arity(0).map(|()| Transform::Upper)?,
-        "trim" => arity(0).map(|()| Transform::Trim)?,
-        "first" => arity(0).map(|()| Transform::First)?,
+        "lower" => none().map(|()| Transform::Lower)?,
+        "upper" => none().map(|()| Transform::Upper)?,
+        "trim" => none().map(|()| Transform::Trim)?,
+        "first" => none().map(|()| Transform::First)?,
         "split" => {
-            arity(1)?;
-            if args[0].is_empty() {
+            let sep = one()?;
+            if sep.is_empty() {
                 return Err("`split` needs a non-empty separator".into());
             }
-            Transform::Split(args[0].clone())
+            Transform::Split(sep)
         }
-        "join" => arity(1).map(|()| Transform::Join(args[0].clone()))?,
-        "default" => arity(1).map(|()| Transform::Default(args[0].clone()))?,
+        "join" => Transform::Join(one()?),
+        "default" => Transform::Default(one()?),
         "replace" => {
-            arity(2)?;
-            let re = regex::RegexBuilder::new(&args[0])
+            let [pattern, with] = args.as_slice() else {
+                return Err(arity(2));
+            };
+            let re = regex::RegexBuilder::new(pattern)
                 .size_limit(MAX_REGEX_SIZE)
                 .build()
                 .map_err(|e| format!("`replace`: bad regular expression: {e}"))?;
-            Transform::Replace(re, args[1].clone())
+            Transform::Replace(re, with.clone())
         }
         other => {
             return Err(format!(

@@ -5,6 +5,9 @@
 //! refused before any key is looked at (RFC 8725 §3.1, §3.2: algorithm
 //! verification and key confusion).
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 mod b64;
 mod jwk;
 mod key;

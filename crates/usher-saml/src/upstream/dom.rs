@@ -6,6 +6,9 @@
 //! text of an element is all of its text (`admin@example.com<!---->.evil.com`
 //! reads as the whole `admin@example.com.evil.com`, never as a prefix of it).
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use quick_xml::NsReader;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};

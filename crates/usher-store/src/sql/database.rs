@@ -195,18 +195,19 @@ impl Database {
 /// The URL with any password replaced by `***`, and the password itself (so it can
 /// be scrubbed from driver messages that echo the URL).
 fn redact(url: &str) -> (String, Option<String>) {
-    let Some(scheme_end) = url.find("://") else {
+    let Some((scheme, rest)) = url.split_once("://") else {
         return (url.to_owned(), None);
     };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let Some((userinfo, after)) = authority
+        .rfind('@')
+        .and_then(|at| rest.split_at_checked(at))
+    else {
         return (url.to_owned(), None);
     };
-    let userinfo = &rest[..at];
     match userinfo.split_once(':') {
         Some((user, password)) => (
-            format!("{}{user}:***{}", &url[..scheme_end + 3], &rest[at..]),
+            format!("{scheme}://{user}:***{after}"),
             Some(password.to_owned()),
         ),
         None => (url.to_owned(), None),
