@@ -156,13 +156,12 @@ fn absolute(base: &str, location: &str) -> String {
 }
 
 /// The value of the first `marker"...` attribute in `html`, unescaped.
-fn attribute(html: &str, marker: &str) -> anyhow::Result<String> {
-    let start = html
-        .find(marker)
-        .with_context(|| format!("{marker} not in page"))?
-        + marker.len();
-    let end = html[start..].find('"').context("unterminated attribute")?;
-    Ok(html[start..start + end]
+pub(crate) fn attribute(html: &str, marker: &str) -> anyhow::Result<String> {
+    let (_, rest) = html
+        .split_once(marker)
+        .with_context(|| format!("{marker} not in page"))?;
+    let (value, _) = rest.split_once('"').context("unterminated attribute")?;
+    Ok(value
         .replace("&amp;", "&")
         .replace("&#x2f;", "/")
         .replace("&#47;", "/"))
@@ -315,10 +314,11 @@ async fn saml_sso(client: &reqwest::Client, base: &str, cookie: &str) -> anyhow:
         .await?;
     let status = res.status();
     let body = res.text().await?;
-    if !status.is_success() || !body.contains("SAMLResponse") {
-        bail!("SSO answered {status}: {}", &body[..body.len().min(300)]);
+    if !status.is_success() {
+        bail!("SSO answered {status}: {}", excerpt(&body));
     }
-    Ok(())
+    // A signed error Response comes in the same form: only Success is a sign-on.
+    crate::saml_status::check_page(&body)
 }
 
 static SCIM_USERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -345,12 +345,14 @@ async fn scim_create(client: &reqwest::Client, base: &str, token: &str) -> anyho
     let status = res.status();
     let body = res.text().await?;
     if status != reqwest::StatusCode::CREATED {
-        bail!(
-            "POST /Users answered {status}: {}",
-            &body[..body.len().min(300)]
-        );
+        bail!("POST /Users answered {status}: {}", excerpt(&body));
     }
     Ok(())
+}
+
+/// The start of a response body, for a failure message.
+fn excerpt(body: &str) -> String {
+    body.chars().take(300).collect()
 }
 
 /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm), so the

@@ -1,6 +1,7 @@
 //! usher's benchmark scenarios. Each starts the real `usher` binary (pinned to CPU 0
 //! with `taskset` when available, one worker), waits until it is ready, drives load
-//! from this process (run it pinned to CPU 1), and prints throughput, median and p99.
+//! from this process (run it pinned to CPU 1), and prints throughput, median and p99,
+//! and the CPU time the server used in the measured window (`/proc/<pid>/stat`).
 //!
 //! ```text
 //! usher-bench --usher target/release/usher client-credentials RS256
@@ -14,9 +15,11 @@
 //! `USHER_BENCH_POSTGRES_URL`, default [`postgres::DEFAULT_ADMIN_URL`], dropped
 //! afterwards). The other scenarios use SQLite in a scratch directory.
 
+mod cpu;
 mod flows;
 mod postgres;
 mod report;
+mod saml_status;
 mod server;
 
 use std::time::{Duration, Instant};
@@ -116,9 +119,12 @@ async fn run(
         .context(USAGE)?;
     // Warm-up: connections, caches, the key cache.
     let warm = flows::drive(&server, &flow, concurrency, Duration::from_secs(2)).await?;
+    let ticks = cpu::Ticks::of_this_system()?;
+    let cpu_before = ticks.used_by(server.pid())?;
     let started = Instant::now();
     let measured = flows::drive(&server, &flow, concurrency, duration).await?;
     let elapsed = started.elapsed();
+    let server_cpu = ticks.used_by(server.pid())?.saturating_sub(cpu_before);
     let pinned = server.pinned;
     server.stop();
     if warm.errors > 0 {
@@ -128,7 +134,7 @@ async fn run(
         );
     }
     let errors = warm.errors + measured.errors;
-    report::print(&name, concurrency, elapsed, measured, pinned);
+    report::print(&name, concurrency, elapsed, server_cpu, measured, pinned);
     anyhow::ensure!(errors == 0, "{errors} iterations failed (see above)");
     Ok(())
 }

@@ -1,12 +1,20 @@
-//! Figures: throughput (overall and per server core), median and p99 latency.
+//! Figures: throughput (overall and per server core), the server's CPU time and
+//! requests per CPU-second, median and p99 latency.
 
 use std::time::Duration;
 
 use crate::flows::Run;
 
 /// Prints one scenario's figures (throughput counts successful iterations only)
-/// and its failures.
-pub fn print(name: &str, concurrency: usize, elapsed: Duration, run: Run, pinned: bool) {
+/// and its failures. `server_cpu` is what the server used during `elapsed`.
+pub fn print(
+    name: &str,
+    concurrency: usize,
+    elapsed: Duration,
+    server_cpu: Duration,
+    run: Run,
+    pinned: bool,
+) {
     let mut latencies = run.latencies;
     latencies.sort_unstable();
     let n = latencies.len();
@@ -28,6 +36,13 @@ pub fn print(name: &str, concurrency: usize, elapsed: Duration, run: Run, pinned
         elapsed.as_secs_f64()
     );
     println!("  throughput: {throughput:.0}/s ({throughput:.0}/s per server core)");
+    let cpu = server_cpu.as_secs_f64();
+    let per_cpu_second = if cpu > 0.0 { n as f64 / cpu } else { 0.0 };
+    println!(
+        "  server CPU: {cpu:.2} s in {:.1} s ({:.0} % of one core), {per_cpu_second:.0} requests per CPU-second",
+        elapsed.as_secs_f64(),
+        100.0 * cpu / elapsed.as_secs_f64()
+    );
     println!(
         "  latency: median {:.2} ms, p99 {:.2} ms",
         ms(at(0.5)),

@@ -139,6 +139,11 @@ impl Usher {
         }
     }
 
+    /// The server's process id (`taskset` execs the binary, so the same process).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server and removes its directory.
     pub fn stop(mut self) {
         let _ = self.child.kill();

@@ -56,11 +56,9 @@ pub fn bad_request(heading: &str, detail: &str) -> HttpResponse {
 
 /// The origin (`scheme://host[:port]`) of an absolute URL, for `form-action`.
 fn origin(url: &str) -> Option<&str> {
-    let rest_at = url.find("://")? + 3;
-    let end = url[rest_at..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| rest_at + i);
-    let o = &url[..end];
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let o = url.get(..scheme.len() + "://".len() + authority)?;
     // A CSP source must not be able to smuggle a directive.
     (!o.contains([';', ',', ' ', '\'', '"'])).then_some(o)
 }

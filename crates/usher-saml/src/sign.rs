@@ -44,9 +44,14 @@ fn broken(what: &str) -> Error {
     Error::Internal(format!("signing a SAML document: {what}"))
 }
 
+/// Where `pat` first occurs at or after byte `from` of `s`.
+fn find_from(s: &str, from: usize, pat: &str) -> Option<usize> {
+    Some(from + s.get(from..)?.find(pat)?)
+}
+
 /// Fills `slot` (an empty element) at or after byte `from` of `xml` with `value`.
 fn fill(xml: &mut String, from: usize, slot: &str, value: &str) -> Result<()> {
-    let at = from + xml[from..].find(slot).ok_or_else(|| broken("no slot"))?;
+    let at = find_from(xml, from, slot).ok_or_else(|| broken("no slot"))?;
     let inner = at + slot.find("></").ok_or_else(|| broken("bad slot"))? + 1;
     xml.insert_str(inner, value);
     Ok(())
@@ -58,33 +63,30 @@ pub fn sign(xml: &str, key: &SamlKey) -> Result<String> {
     let start = xml
         .find(SIGNATURE_START)
         .ok_or_else(|| broken("no template"))?;
-    let end = start
-        + xml[start..]
-            .find(SIGNATURE_END)
-            .ok_or_else(|| broken("an unterminated template"))?
-        + SIGNATURE_END.len();
-    let template = &xml[start..end];
+    let end = find_from(xml, start, SIGNATURE_END)
+        .map(|at| at + SIGNATURE_END.len())
+        .ok_or_else(|| broken("an unterminated template"))?;
+    let template = xml
+        .get(start..end)
+        .ok_or_else(|| broken("an unterminated template"))?;
     let uri = template
-        .find("URI=\"#")
-        .map(|at| &template[at + 6..])
-        .and_then(|rest| rest.split_once('"'))
+        .split_once("URI=\"#")
+        .and_then(|(_, rest)| rest.split_once('"'))
         .map(|(id, _)| id)
         .ok_or_else(|| broken("no Reference"))?;
     // The signed element: the one whose ID the Reference names. IDs are 256-bit
     // random tokens, so the attribute text occurs once.
     let id_attr = format!(" ID=\"{uri}\"");
     let apex = xml
-        .find(&id_attr)
-        .and_then(|at| xml[..at].rfind('<'))
+        .split_once(id_attr.as_str())
+        .and_then(|(before, _)| before.rfind('<'))
         .ok_or_else(|| broken("the referenced element is missing"))?;
 
     let digest = sha256(c14n::exclusive(xml, apex, Some(start..end))?.as_bytes());
     let mut signed = xml.to_owned();
     fill(&mut signed, start, DIGEST_SLOT, &STANDARD.encode(digest))?;
-    let signed_info = start
-        + signed[start..]
-            .find("<ds:SignedInfo>")
-            .ok_or_else(|| broken("no SignedInfo"))?;
+    let signed_info =
+        find_from(&signed, start, "<ds:SignedInfo>").ok_or_else(|| broken("no SignedInfo"))?;
     let canonical = c14n::exclusive(&signed, signed_info, None)?;
     let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &key.pkey)
         .map_err(|e| broken(&e.to_string()))?;

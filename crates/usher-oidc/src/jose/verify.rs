@@ -172,11 +172,14 @@ fn check(
         }
         // RFC 7518 §3.4: exactly 64 bytes, R || S.
         KeyAlgorithm::ES256 => {
-            if signature.len() != 64 {
+            let Some((r, s)) = signature
+                .split_at_checked(32)
+                .filter(|(_, s)| s.len() == 32)
+            else {
                 return Ok(false);
-            }
-            let r = BigNum::from_slice(&signature[..32])?;
-            let s = BigNum::from_slice(&signature[32..])?;
+            };
+            let r = BigNum::from_slice(r)?;
+            let s = BigNum::from_slice(s)?;
             let der = EcdsaSig::from_private_components(r, s)?.to_der()?;
             let mut verifier = Verifier::new(MessageDigest::sha256(), &key.key)?;
             verifier.verify_oneshot(&der, input)
