@@ -3,6 +3,9 @@
 //! the request are resolved; `failOnErrors` stops the run. A bulk request is not
 //! one transaction (the RFC does not ask it to be), but each operation is.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;

@@ -1,6 +1,9 @@
 //! HTTP handlers: authentication, strict parameter and body reading (size-capped
 //! before parsing), preconditions, and SCIM responses.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};

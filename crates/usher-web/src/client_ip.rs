@@ -7,6 +7,9 @@
 //! left-most entry is the attacker's choice (a spoofed XFF would otherwise let one
 //! client rotate through unlimited "addresses" and escape the per-IP limit).
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;

@@ -2,6 +2,9 @@
 //! read from the query (GET) or a form body (POST), with the limits and the
 //! duplicate rule of RFC 6749 §3.1 applied before anything looks at a value.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 

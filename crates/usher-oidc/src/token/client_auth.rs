@@ -2,6 +2,9 @@
 //! (RFC 6749 §2.3, OIDC Core §9): each client authenticates only by the method it
 //! registered.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use std::time::Duration;
 
 use actix_web::HttpRequest;

@@ -4,6 +4,9 @@
 //! are not checked: the file or URL is trusted as configuration (fetch it over
 //! https), as Keycloak and authentik do by default.
 
+// Parses network input: an index out of range must be an error, never a panic.
+#![warn(clippy::indexing_slicing)]
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
