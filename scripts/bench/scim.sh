@@ -5,7 +5,8 @@
 # usher_bench_<pid> on the server of USHER_BENCH_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres) and drops it afterwards. usher runs
 # pinned to CPU 0 with one worker; the load generator runs pinned to CPU 1 (the
-# PostgreSQL server is not pinned). Prints throughput per server core, median and p99.
+# PostgreSQL server is not pinned). Prints throughput per server core,
+# the server's CPU time and requests per CPU-second, median and p99.
 # Usage: scripts/bench/scim.sh [--seconds N] [--concurrency N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

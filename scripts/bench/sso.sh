@@ -3,7 +3,8 @@
 # full password logins (authorize -> login POST -> code -> token, argon2id at the
 # default cost) and SAML SSO responses for a signed-in browser. usher runs pinned
 # to CPU 0 with one worker; the load generator runs pinned to CPU 1. Prints
-# throughput per server core, median and p99.
+# throughput per server core, the server's CPU time and requests per CPU-second,
+# median and p99; a SAML iteration counts only when its Response is a Success.
 # Usage: scripts/bench/sso.sh [--seconds N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -12,6 +12,15 @@ use crate::wire::{send, serve};
 /// Attribute names whose byte 4 falls inside a character.
 const PATHS: [&str; 4] = ["abcé", "名前", "a😀", "urné:x"];
 
+/// Creates a user over the socket and returns its id.
+async fn create_user(addr: std::net::SocketAddr, name: &str) -> String {
+    let created = send(addr, "POST", "/scim/v2/Users", TOKEN_A, Some(user(name)))
+        .await
+        .expect("create");
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.body["id"].as_str().expect("id").to_owned()
+}
+
 #[actix_web::test]
 async fn non_ascii_attribute_path_in_filter_is_a_400_not_a_panic() {
     let env = env().await;
@@ -33,17 +42,7 @@ async fn non_ascii_attribute_path_in_filter_is_a_400_not_a_panic() {
 async fn non_ascii_attribute_path_in_attributes_is_ignored_not_a_panic() {
     let env = env().await;
     let server = serve(&env);
-    let created = send(
-        server.addr,
-        "POST",
-        "/scim/v2/Users",
-        TOKEN_A,
-        Some(user("ana")),
-    )
-    .await
-    .expect("create");
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
+    let id = create_user(server.addr, "ana").await;
     for path in PATHS {
         // RFC 7644 §3.9: `attributes` only narrows what is returned; a name that
         // is no attribute selects nothing, as an unknown ASCII name does.
@@ -67,17 +66,7 @@ async fn non_ascii_attribute_path_in_attributes_is_ignored_not_a_panic() {
 async fn non_ascii_attribute_path_in_patch_is_a_400_not_a_panic() {
     let env = env().await;
     let server = serve(&env);
-    let created = send(
-        server.addr,
-        "POST",
-        "/scim/v2/Users",
-        TOKEN_A,
-        Some(user("bo")),
-    )
-    .await
-    .expect("create");
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
+    let id = create_user(server.addr, "bo").await;
     let target = format!("/scim/v2/Users/{id}");
     for path in PATHS {
         for p in [
