@@ -398,3 +398,58 @@ fn a_metadata_url_is_not_fetched_by_check_config() {
         stdout(&out)
     );
 }
+
+/// RFC 9700 §2.1, RFC 8252 §7.3: a code sent to a plain-http redirect URI on
+/// another host crosses the network in clear text.
+#[test]
+fn plain_http_client_uris_are_refused_except_on_loopback() {
+    let dir = Scratch::new();
+    let secret = "client_secret = \"0123456789abcdef0123456789abcdef\"";
+    let cases = [
+        (
+            "redirect_uris = [\"https://app.example.com/ok\", \"http://app.example.com/cb\"]",
+            "oidc.clients[0].redirect_uris[1]",
+        ),
+        (
+            "redirect_uris = [\"https://app.example.com/cb\"]\npost_logout_redirect_uris = [\"http://app.example.com/\"]",
+            "oidc.clients[0].post_logout_redirect_uris[0]",
+        ),
+        (
+            "redirect_uris = [\"https://app.example.com/cb\"]\nbackchannel_logout_uri = \"http://app.example.com/bcl\"",
+            "oidc.clients[0].backchannel_logout_uri",
+        ),
+    ];
+    for (body, key) in cases {
+        let out = check(
+            &dir,
+            &format!("[[oidc.clients]]\nclient_id = \"app\"\n{secret}\n{body}\n"),
+        );
+        assert!(!out.status.success(), "accepted: {body}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(key) && err.contains("use https") && err.contains("development = true"),
+            "{body}\n=> {err}"
+        );
+    }
+
+    let loopback = "redirect_uris = [\"http://127.0.0.1:9000/cb\", \"http://[::1]:9000/cb\", \
+                    \"http://localhost:9000/cb\"]\npost_logout_redirect_uris = [\"http://127.0.0.1:9000/\"]\n\
+                    backchannel_logout_uri = \"http://127.0.0.1:9000/bcl\"";
+    let out = check(
+        &dir,
+        &format!("[[oidc.clients]]\nclient_id = \"app\"\n{secret}\n{loopback}\n"),
+    );
+    assert!(out.status.success(), "loopback refused: {}", stderr(&out));
+
+    let development = "development = true\nredirect_uris = [\"http://app.test.internal/cb\"]\n\
+                       post_logout_redirect_uris = [\"http://app.test.internal/\"]";
+    let out = check(
+        &dir,
+        &format!("[[oidc.clients]]\nclient_id = \"app\"\n{secret}\n{development}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "development client refused: {}",
+        stderr(&out)
+    );
+}
