@@ -79,8 +79,7 @@ impl Client {
                 .map_err(|e| (UriField::PostLogoutRedirect(i), e))?;
         }
         if let Some(uri) = &self.backchannel_logout_uri {
-            check_registered_uri(uri, development)
-                .map_err(|e| (UriField::BackchannelLogout, e))?;
+            check_registered_uri(uri, development).map_err(|e| (UriField::BackchannelLogout, e))?;
         }
         Ok(())
     }

@@ -237,14 +237,16 @@ impl ClientConfig {
             allowed_upstreams: self.allowed_upstreams.clone(),
         };
         // The URI rules (https except on loopback, RFC 9700 §2.1) belong to usher-oidc.
-        client.check_uris(self.development).map_err(|(field, refusal)| {
-            let field = match field {
-                UriField::Redirect(j) => format!("redirect_uris[{j}]"),
-                UriField::PostLogoutRedirect(j) => format!("post_logout_redirect_uris[{j}]"),
-                UriField::BackchannelLogout => "backchannel_logout_uri".to_owned(),
-            };
-            ConfigError::invalid(&key(&field), refusal.to_string())
-        })?;
+        client
+            .check_uris(self.development)
+            .map_err(|(field, refusal)| {
+                let field = match field {
+                    UriField::Redirect(j) => format!("redirect_uris[{j}]"),
+                    UriField::PostLogoutRedirect(j) => format!("post_logout_redirect_uris[{j}]"),
+                    UriField::BackchannelLogout => "backchannel_logout_uri".to_owned(),
+                };
+                ConfigError::invalid(&key(&field), refusal.to_string())
+            })?;
         Ok(client)
     }
 }
