@@ -50,6 +50,7 @@ name_id_format = "emailAddress"
 attributes = { mail = "email", groups = "groups" }
 
 [login_throttle]
+per_account_and_ip = 1000000
 per_account = 1000000
 per_ip = 1000000
 

@@ -187,6 +187,7 @@ impl Frontends {
                 secure_cookies,
                 trusted_proxies: config.server.trusted_proxies.clone(),
                 throttle: ThrottlePolicy {
+                    per_account_and_ip: config.login_throttle.per_account_and_ip,
                     per_account: config.login_throttle.per_account,
                     per_ip: config.login_throttle.per_ip,
                     window: config.login_throttle.window,

@@ -453,3 +453,22 @@ fn plain_http_client_uris_are_refused_except_on_loopback() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_account_wide_throttle_below_the_per_address_one_is_refused() {
+    let dir = Scratch::new();
+    let out = check(
+        &dir,
+        "[login_throttle]\nper_account_and_ip = 5\nper_account = 3\n",
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("login_throttle.per_account") && err.contains("per_account_and_ip"),
+        "{err}"
+    );
+    let out = check(&dir, "[login_throttle]\nper_account_and_ip = 3\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(printed["login_throttle"]["per_account"], 100);
+}

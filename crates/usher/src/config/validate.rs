@@ -127,10 +127,21 @@ impl Config {
             ));
         }
         let t = &self.login_throttle;
-        if t.per_account == 0 || t.per_ip == 0 || t.window.is_zero() {
+        if t.per_account_and_ip == 0 || t.per_account == 0 || t.per_ip == 0 || t.window.is_zero() {
             return Err(ConfigError::invalid(
                 "login_throttle",
                 "expected positive limits and window",
+            ));
+        }
+        if t.per_account < t.per_account_and_ip {
+            // The account-wide limit would trip first, from one address: the owner
+            // could again be locked out by anyone (lockout as denial of service).
+            return Err(ConfigError::invalid(
+                "login_throttle.per_account",
+                format!(
+                    "must be at least login_throttle.per_account_and_ip ({}); the default is 100",
+                    t.per_account_and_ip
+                ),
             ));
         }
         let mut names = std::collections::HashSet::new();
