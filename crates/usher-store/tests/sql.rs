@@ -64,6 +64,7 @@ suite!(
     credentials::password_hashes_set_replace_remove,
     credentials::password_hashes_refuse_plain_text_and_unknown_users,
     credentials::password_hashes_go_with_their_user,
+    credentials::audited_password_and_scim_client_writes,
     provision::provisioning_creates_user_link_groups_report_and_events_together,
     provision::failed_provisioning_leaves_no_half_created_user,
     provision::force_sync_and_deactivated_users,

@@ -23,6 +23,15 @@ pub trait ScimClients: Send + Sync {
     /// Registers a client; `Error::Conflict(ScimClient)` when the name or the digest
     /// is taken.
     async fn create_scim_client(&self, name: &str, token_digest: &str) -> Result<ScimClient>;
+    /// Registers a client as [`create_scim_client`](Self::create_scim_client) does,
+    /// writing a `scim_token.create` audit record naming `actor` in the same
+    /// transaction.
+    async fn create_scim_client_by(
+        &self,
+        name: &str,
+        token_digest: &str,
+        actor: &str,
+    ) -> Result<ScimClient>;
     /// Registers or re-keys a client declared in the configuration.
     async fn put_config_scim_client(&self, name: &str, token_digest: &str) -> Result<()>;
     /// Every client, by name.
@@ -30,6 +39,10 @@ pub trait ScimClients: Send + Sync {
     /// Deletes a client and its token; `false` when there was none. What it
     /// provisioned stays (and stays its own, should a client of the same name return).
     async fn revoke_scim_client(&self, name: &str) -> Result<bool>;
+    /// Revokes as [`revoke_scim_client`](Self::revoke_scim_client) does; a
+    /// revocation that deleted a client writes a `scim_token.revoke` audit record
+    /// naming `actor` in the same transaction.
+    async fn revoke_scim_client_by(&self, name: &str, actor: &str) -> Result<bool>;
     /// The client holding the token with this digest.
     async fn scim_client_by_token(&self, token_digest: &str) -> Result<Option<ScimClient>>;
     /// Records a use of the client's token at `at`.
