@@ -141,6 +141,43 @@ async fn foreign_state_is_refused() {
     assert_eq!(op.token_requests.load(Ordering::SeqCst), 0);
 }
 
+/// Login CSRF through the hand-off (issue 10, item 1): the attacker completes
+/// their own upstream sign-in, stops before following the redirect to
+/// `/login/federated?t=ID`, and makes the victim open that URL. The victim must
+/// not be signed in as the attacker; the hand-off is left for the browser that
+/// completed the upstream flow, which can still finish.
+#[actix_web::test]
+async fn login_csrf_handoff_url_opened_in_another_browser_is_refused() {
+    let op = UpstreamOp::start().await;
+    let usher = Usher::start(vec![Up::new("corp", &op)]).await;
+    let mut attacker = Browser::new();
+    let callback = attacker.reach_callback(&usher, "corp").await;
+    let handoff = attacker.get(&callback).await;
+    assert_eq!(handoff.status, 303, "{handoff:?}");
+    let url = format!("{}{}", usher.base, handoff.location.expect("to the page"));
+    assert!(url.contains("/login/federated?t="), "{url}");
+
+    // A victim with no cookies at all, then one with an RP binding cookie of its
+    // own (it started a sign-in of its own earlier).
+    let mut victim = Browser::new();
+    let page = victim.get(&url).await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(page.body.contains("another browser"), "{}", page.body);
+    assert!(!victim.cookies.contains_key(usher_core::SESSION_COOKIE));
+    let mut other = Browser::new();
+    let _ = other.reach_callback(&usher, "corp").await;
+    let page = other.get(&url).await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(!other.cookies.contains_key(usher_core::SESSION_COOKIE));
+    assert_eq!(usher.user_count().await, 0, "nobody was signed in");
+
+    // Not burnt by the refusals: the browser that signed in upstream finishes.
+    let page = attacker.get(&url).await;
+    assert!(signed_in(&page, &attacker), "{page:?}");
+    // And used once.
+    assert_eq!(attacker.get(&url).await.status, 400);
+}
+
 #[actix_web::test]
 async fn mix_up_between_two_upstreams_is_refused() {
     let op_a = UpstreamOp::start().await;
