@@ -171,8 +171,8 @@ mod tests {
         assert!(!b.matches(Some("browser-b")));
         assert!(!b.matches(Some("")));
         assert!(!b.matches(None));
-        let d = BrowserBinding::from_digest("usher_rp", &random::digest("browser-a"))
-            .expect("binding");
+        let d =
+            BrowserBinding::from_digest("usher_rp", &random::digest("browser-a")).expect("binding");
         assert_eq!(d, b);
         assert!(BrowserBinding::new("", "v").is_err());
         assert!(BrowserBinding::from_digest("c", "").is_err());

@@ -323,10 +323,16 @@ async fn saml_sp_initiated_login_csrf_handoff_url_opened_in_another_browser_is_r
     // at the app.
     let resumed = by_name(&results, "attacker-resumes");
     assert_eq!(resumed["ok"], true, "{resumed}");
-    assert_eq!(resumed["userinfo"]["preferred_username"], "alice", "{resumed}");
+    assert_eq!(
+        resumed["userinfo"]["preferred_username"], "alice",
+        "{resumed}"
+    );
     let (ok, log) = server.terminate();
     assert!(ok, "{log}");
-    assert!(log.contains("another browser"), "the refusal is logged: {log}");
+    assert!(
+        log.contains("another browser"),
+        "the refusal is logged: {log}"
+    );
 }
 
 /// The same through an IdP-initiated sign-in: anyone can post an unsolicited

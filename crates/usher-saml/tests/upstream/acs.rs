@@ -622,11 +622,7 @@ async fn unsolicited_response_when_allowed_is_parked_without_a_login() {
     );
     // A browser that has one keeps it.
     let a = sp
-        .post(
-            &Resp::default().signed_assertion(),
-            None,
-            Some(&cookie),
-        )
+        .post(&Resp::default().signed_assertion(), None, Some(&cookie))
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert!(a.set_cookie.is_none());
