@@ -376,3 +376,65 @@ async fn an_upstream_that_is_down_slow_or_garbage_gets_an_error_page_not_a_500()
     }
     assert_eq!(usher.user_count().await, 0);
 }
+
+/// Account takeover through `link_by_external_id` (issue 10, item 3): Entra ID
+/// pushed alice by SCIM with her object id as `externalId`; a partner's IdP, also
+/// set to link by external id, asserts that object id (not a secret) for its own
+/// user. The partner is scoped to its own SCIM client, so it must not get alice;
+/// the corporate upstream, scoped to `entra`, links to her.
+#[actix_web::test]
+async fn partner_upstream_asserting_the_object_id_of_a_user_another_scim_client_pushed_does_not_link()
+ {
+    use usher_core::jit::{ExternalIdLink, Template};
+    let corp_op = UpstreamOp::start().await;
+    let partner_op = UpstreamOp::start().await;
+    let link = |client: &str| {
+        Some(ExternalIdLink::new(Template::parse("{oid}").expect("t"), client).expect("rule"))
+    };
+    let mut corp = Up::new("corp", &corp_op);
+    corp.jit.link_by_external_id = link("entra");
+    corp.jit.create = false;
+    let mut partner = Up::new("partner", &partner_op);
+    partner.domains = vec!["partner.example".into()];
+    partner.jit.link_by_external_id = link("partner-scim");
+    let usher = Usher::start(vec![corp, partner]).await;
+    let alice = usher
+        .store
+        .create_user(NewUser {
+            external_id: Some("6f1c0e2a-oid-alice".into()),
+            provisioned_by: Some("entra".into()),
+            ..NewUser::named("alice").with_email("alice@example.com", true)
+        })
+        .await
+        .expect("pushed by SCIM");
+
+    partner_op.tweak(|t| {
+        t.profile = profile("partner-7", "mallory", "mallory@partner.example", true, &[]);
+        t.profile.insert("oid".into(), json!("6f1c0e2a-oid-alice"));
+    });
+    let mut mallory = Browser::new();
+    let page = mallory.sign_in(&usher, "partner").await;
+    assert!(signed_in(&page, &mallory), "{page:?}");
+    assert!(
+        usher
+            .store
+            .links_of(alice.id)
+            .await
+            .expect("links")
+            .is_empty(),
+        "the partner's identity is not linked to alice"
+    );
+    let made = usher.user("mallory").await.expect("a user of its own");
+    assert_ne!(made.id, alice.id);
+
+    corp_op.tweak(|t| {
+        t.profile = profile("corp-alice", "alice", "alice@example.com", true, &[]);
+        t.profile.insert("oid".into(), json!("6f1c0e2a-oid-alice"));
+    });
+    let mut browser = Browser::new();
+    let page = browser.sign_in(&usher, "corp").await;
+    assert!(signed_in(&page, &browser), "{page:?}");
+    let links = usher.store.links_of(alice.id).await.expect("links");
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0].upstream.as_str(), "corp");
+}
