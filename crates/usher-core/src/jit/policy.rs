@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use ipnet::IpNet;
 
 use super::template::Template;
-use crate::{Error, Result, User};
+use crate::ports::ScimClient;
+use crate::{Result, User};
 
 /// What later sign-ins do to an existing user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -121,20 +122,10 @@ pub struct ExternalIdLink {
 
 impl ExternalIdLink {
     /// Links through `claim` to users SCIM client `scim_client` pushed. The name
-    /// follows SCIM client names (1 to 64 of `A-Z a-z 0-9 - _ .`); whether such a
-    /// client exists is for whoever knows the clients to check.
+    /// follows [`ScimClient::check_name`]; whether such a client exists is for
+    /// whoever knows the clients to check.
     pub fn new(claim: Template, scim_client: &str) -> Result<Self> {
-        let ok = !scim_client.is_empty()
-            && scim_client.len() <= 64
-            && scim_client
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if !ok {
-            return Err(Error::Invalid(format!(
-                "scim_client {scim_client:?} is not a SCIM client name (1 to 64 characters of \
-                 A-Z, a-z, 0-9, '-', '_' and '.')"
-            )));
-        }
+        ScimClient::check_name(scim_client)?;
         Ok(Self {
             claim,
             scim_client: scim_client.to_owned(),
