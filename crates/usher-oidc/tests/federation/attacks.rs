@@ -170,6 +170,20 @@ async fn login_csrf_handoff_url_opened_in_another_browser_is_refused() {
     assert_eq!(page.status, 403, "{page:?}");
     assert!(!other.cookies.contains_key(usher_core::SESSION_COOKIE));
     assert_eq!(usher.user_count().await, 0, "nobody was signed in");
+    // Audited as a failed sign-in, with the reason.
+    let now = time::OffsetDateTime::now_utc();
+    let refusals = usher_core::ports::AuditLog::between(
+        &usher.store,
+        now - time::Duration::hours(1),
+        now + time::Duration::hours(1),
+        100,
+    )
+    .await
+    .expect("audit log")
+    .into_iter()
+    .filter(|e| e.action == "login.failure" && e.details["reason"] == "handoff_other_browser")
+    .count();
+    assert_eq!(refusals, 2);
 
     // Not burnt by the refusals: the browser that signed in upstream finishes.
     let page = attacker.get(&url).await;
