@@ -44,6 +44,20 @@ pub struct LoginRequest {
     pub allowed_upstreams: Option<Vec<String>>,
 }
 
+/// What [`Interactions::redeem_federated`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Redemption {
+    /// This browser's hand-off, now consumed.
+    Redeemed(Box<FederatedLogin>),
+    /// A hand-off bound to another browser; left untouched.
+    OtherBrowser {
+        /// The upstream it came through (for the audit record).
+        upstream: crate::UpstreamId,
+    },
+    /// Unknown, expired or already used.
+    Missing,
+}
+
 /// A request for the user's consent to share scopes with a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentRequest {
@@ -186,10 +200,40 @@ impl Interactions {
         Ok(id)
     }
 
-    /// Takes a parked upstream identity (once: a reloaded or replayed
-    /// `/login/federated` finds nothing).
-    pub async fn take_federated(&self, id: &str) -> Result<Option<FederatedLogin>> {
-        stash::take(&*self.store, &format!("federated:{id}")).await
+    /// A parked upstream identity, left in place (to inspect it; signing in goes
+    /// through [`Self::redeem_federated`]).
+    pub async fn federated(&self, id: &str) -> Result<Option<FederatedLogin>> {
+        stash::get(&*self.store, &format!("federated:{id}")).await
+    }
+
+    /// Redeems a parked upstream identity for the browser whose cookies `cookie`
+    /// reads (by name). The binding is checked before anything is consumed: a
+    /// browser that is not the one that completed the upstream flow (login CSRF:
+    /// the attacker's hand-off URL opened by a victim, or a victim's URL leaked to
+    /// an attacker) neither uses nor burns it. The right browser takes it once: a
+    /// reloaded or replayed `/login/federated` finds nothing.
+    pub async fn redeem_federated(
+        &self,
+        id: &str,
+        cookie: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<Redemption> {
+        let key = format!("federated:{id}");
+        let Some(parked) = stash::get::<FederatedLogin>(&*self.store, &key).await? else {
+            return Ok(Redemption::Missing);
+        };
+        if !parked
+            .browser
+            .matches(cookie(parked.browser.cookie()).as_deref())
+        {
+            return Ok(Redemption::OtherBrowser {
+                upstream: parked.identity.upstream,
+            });
+        }
+        // Atomic: of two requests of the same browser, one finds nothing.
+        Ok(match stash::take(&*self.store, &key).await? {
+            Some(login) => Redemption::Redeemed(Box::new(login)),
+            None => Redemption::Missing,
+        })
     }
 
     /// Parks a logout request; returns its id (the `t` parameter of `/logout`).

@@ -31,12 +31,14 @@ pub use application::{AccessPolicy, AppKind, Application, ApplicationUpdate, New
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use error::{Error, Result, UniqueKey};
 pub use event::{LifecycleEvent, OutboxEvent};
-pub use federation::{ExternalIdentity, FederatedLogin, UpstreamProfile, UpstreamSession};
+pub use federation::{
+    BrowserBinding, ExternalIdentity, FederatedLogin, UpstreamProfile, UpstreamSession,
+};
 pub use group::{Group, GroupChange, GroupUpdate, NewGroup};
 pub use ids::{ApplicationId, GroupId, UpstreamId, UserId};
 pub use interaction::{
     CONSENT_TTL, ChainEnd, ConsentDecision, ConsentRequest, FEDERATED_TTL, INTERACTION_TTL,
-    Interactions, LoginRequest, LogoutChain, LogoutRequest, PendingLogout,
+    Interactions, LoginRequest, LogoutChain, LogoutRequest, PendingLogout, Redemption,
 };
 pub use link::{IdentityLink, NewIdentityLink};
 pub use page::{Page, PageRequest};

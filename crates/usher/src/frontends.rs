@@ -162,6 +162,14 @@ impl Frontends {
                 .put_config_scim_client(&name, &usher_core::random::digest(token.expose()))
                 .await?;
         }
+        let known: Vec<String> = store
+            .scim_clients()
+            .await?
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        crate::config::check_scim_clients(&federation.upstreams, &known)
+            .map_err(|e| usher_core::Error::Invalid(e.to_string()))?;
         let scim = Arc::new(usher_scim::ScimState::new(
             usher_scim::ScimSettings {
                 base_url: format!(

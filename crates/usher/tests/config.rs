@@ -1,7 +1,9 @@
 //! Bad configuration: every mistake exits non-zero naming the file, the key and
 //! what is expected; secrets never appear in output.
 
-use crate::support::{Scratch, run, stderr, stdout, usher};
+use std::time::Duration;
+
+use crate::support::{Scratch, Server, run, stderr, stdout, usher};
 
 fn check(dir: &Scratch, toml: &str) -> std::process::Output {
     let file = dir.write("usher.toml", toml);
@@ -471,4 +473,56 @@ fn an_account_wide_throttle_below_the_per_address_one_is_refused() {
     assert!(out.status.success(), "{}", stderr(&out));
     let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
     assert_eq!(printed["login_throttle"]["per_account"], 100);
+}
+
+/// `link_by_external_id` must say which SCIM client's users it may link (issue 10,
+/// item 3: otherwise any upstream asserting a pushed user's externalId, which is
+/// no secret, takes the account over). The bare string of earlier versions is
+/// refused by check-config with what to write; a name no SCIM client has stops
+/// `usher serve` at start; a client made with `usher scim-tokens create` counts.
+#[tokio::test]
+async fn link_by_external_id_must_name_a_known_scim_client() {
+    let dir = Scratch::new();
+    let upstream = |link: &str| {
+        format!(
+            "[[upstreams]]\nid = \"corp\"\nkind = \"oidc\"\n[upstreams.oidc]\n\
+             issuer = \"https://login.example.com\"\nclient_id = \"usher\"\n\
+             client_secret = \"s3cret\"\n[upstreams.jit]\nlink_by_external_id = {link}\n"
+        )
+    };
+    let out = check(&dir, &upstream(r#""{oid}""#));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("upstreams[0].jit.link_by_external_id")
+            && err.contains(r#"link_by_external_id = { claim = "{oid}", scim_client = "NAME" }"#),
+        "{err}"
+    );
+
+    let scoped = upstream(r#"{ claim = "{oid}", scim_client = "entra" }"#);
+    let out = check(&dir, &scoped);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = dir.write("usher.toml", &scoped);
+    let mut cmd = usher(&dir.0);
+    cmd.arg("--config").arg(&config);
+    let (ok, log) = Server::spawn(cmd).wait_exit(Duration::from_secs(30));
+    assert!(!ok, "started with an unknown SCIM client: {log}");
+    assert!(
+        log.contains("upstreams[0].jit.link_by_external_id.scim_client")
+            && log.contains("usher scim-tokens create entra"),
+        "{log}"
+    );
+
+    let out =
+        run(usher(&dir.0)
+            .arg("--config")
+            .arg(&config)
+            .args(["scim-tokens", "create", "entra"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut cmd = usher(&dir.0);
+    cmd.arg("--config").arg(&config);
+    let mut server = Server::spawn(cmd);
+    server.wait_ready().await;
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log}");
 }

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// A SCIM client (a provisioning source such as Entra ID or Okta) as stored. Its
 /// bearer token is kept only as a digest.
@@ -15,6 +15,27 @@ pub struct ScimClient {
     pub last_used_at: Option<OffsetDateTime>,
     /// True when it comes from the configuration file (re-applied at every start).
     pub from_config: bool,
+}
+
+impl ScimClient {
+    /// The rule for a client's name (it also marks what the client provisions,
+    /// and `link_by_external_id` refers to it): 1 to 64 characters of A-Z, a-z,
+    /// 0-9, '-', '_' and '.'.
+    pub fn check_name(name: &str) -> Result<()> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!(
+                "SCIM client name {name:?} must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' \
+                 and '.'"
+            )))
+        }
+    }
 }
 
 /// SCIM clients and their token digests.

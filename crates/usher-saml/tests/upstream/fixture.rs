@@ -499,7 +499,8 @@ impl Sp {
         }
     }
 
-    /// The FederatedLogin parked behind a `/login/federated?t=` location.
+    /// The FederatedLogin parked behind a `/login/federated?t=` location (left
+    /// in place).
     pub async fn parked(&self, location: &str) -> FederatedLogin {
         let t = location
             .strip_prefix("/login/federated?t=")
@@ -507,7 +508,7 @@ impl Sp {
         self.state
             .deps
             .interactions
-            .take_federated(t)
+            .federated(t)
             .await
             .expect("store")
             .expect("parked")

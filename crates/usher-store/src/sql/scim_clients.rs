@@ -5,8 +5,8 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use time::{Duration, OffsetDateTime};
+use usher_core::Result;
 use usher_core::ports::{ScimClient, ScimClients};
-use usher_core::{Error, Result};
 
 use super::SqlStore;
 use super::audit::record_in;
@@ -28,21 +28,6 @@ fn to_client(row: scim_clients::Model) -> ScimClient {
     }
 }
 
-fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "SCIM client name {name:?} must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' and '.'"
-        )))
-    }
-}
-
 #[async_trait]
 impl ScimClients for SqlStore {
     async fn create_scim_client(&self, name: &str, token_digest: &str) -> Result<ScimClient> {
@@ -60,7 +45,7 @@ impl ScimClients for SqlStore {
     }
 
     async fn put_config_scim_client(&self, name: &str, token_digest: &str) -> Result<()> {
-        check_name(name)?;
+        ScimClient::check_name(name)?;
         scim_clients::Entity::insert(scim_clients::ActiveModel {
             name: Set(name.to_owned()),
             token_digest: Set(token_digest.to_owned()),
@@ -136,7 +121,7 @@ impl SqlStore {
         token_digest: &str,
         actor: Option<&str>,
     ) -> Result<ScimClient> {
-        check_name(name)?;
+        ScimClient::check_name(name)?;
         let row = scim_clients::Model {
             name: name.to_owned(),
             token_digest: token_digest.to_owned(),

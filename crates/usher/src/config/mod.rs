@@ -6,6 +6,7 @@
 //! are errors that name the file, the key and what is expected.
 
 mod accounts;
+mod link_by_external_id;
 mod load;
 mod oidc;
 mod saml;
@@ -23,6 +24,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::{PasswordSource, PasswordsConfig, SessionsConfig, ThrottleConfig, UserConfig};
+pub use link_by_external_id::check_scim_clients;
 pub use load::load;
 pub use oidc::OidcConfig;
 pub use saml::{SamlConfig, SpDeclaration, SpSource};
