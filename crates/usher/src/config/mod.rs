@@ -8,6 +8,7 @@
 mod accounts;
 mod load;
 mod oidc;
+mod pending;
 mod saml;
 mod scim;
 mod secret;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use accounts::{PasswordSource, PasswordsConfig, SessionsConfig, ThrottleConfig, UserConfig};
 pub use load::load;
 pub use oidc::OidcConfig;
+pub use pending::PendingSignInsConfig;
 pub use saml::{SamlConfig, SpDeclaration, SpSource};
 pub use scim::ScimConfig;
 pub use secret::{Secret, resolve as resolve_secret};
@@ -54,6 +56,8 @@ pub struct Config {
     pub passwords: PasswordsConfig,
     /// Failed sign-in limits.
     pub login_throttle: ThrottleConfig,
+    /// Sign-ins one client address may start before signing in.
+    pub pending_sign_ins: PendingSignInsConfig,
     /// Local accounts declared in the file.
     pub users: Vec<UserConfig>,
     /// The OpenID Provider and its clients.
@@ -78,6 +82,7 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             passwords: PasswordsConfig::default(),
             login_throttle: ThrottleConfig::default(),
+            pending_sign_ins: PendingSignInsConfig::default(),
             users: Vec::new(),
             oidc: OidcConfig::default(),
             saml: SamlConfig::default(),
@@ -157,12 +162,15 @@ impl Default for RedisConfig {
 pub struct EphemeralConfig {
     /// Most entries the in-memory store holds (sessions, codes, counters).
     pub max_entries: usize,
+    /// Most bytes of keys and values the in-memory store holds.
+    pub max_bytes: usize,
 }
 
 impl Default for EphemeralConfig {
     fn default() -> Self {
         Self {
-            max_entries: 100_000,
+            max_entries: usher_store::MemoryEphemeralStore::DEFAULT_MAX_ENTRIES,
+            max_bytes: usher_store::MemoryEphemeralStore::DEFAULT_MAX_BYTES,
         }
     }
 }
