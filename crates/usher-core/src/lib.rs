@@ -9,6 +9,8 @@
 
 mod application;
 mod audit;
+mod budget;
+mod client_ip;
 mod error;
 mod event;
 mod federation;
@@ -29,6 +31,8 @@ mod user;
 
 pub use application::{AccessPolicy, AppKind, Application, ApplicationUpdate, NewApplication};
 pub use audit::{AuditEntry, NewAuditEntry};
+pub use budget::{BudgetPolicy, Exhausted, PendingBudget};
+pub use client_ip::{FORWARDED_FOR, RequestOrigin, ip_bucket};
 pub use error::{Error, Result, UniqueKey};
 pub use event::{LifecycleEvent, OutboxEvent};
 pub use federation::{

@@ -10,6 +10,7 @@
 mod access_token;
 mod authorize;
 mod backchannel;
+mod budget;
 mod claims;
 mod client;
 mod client_uri;

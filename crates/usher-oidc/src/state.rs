@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore};
-use usher_core::{Interactions, Sessions};
+use usher_core::{Interactions, PendingBudget, Sessions};
 
 use crate::client::{Client, TokenLifetimes};
 
@@ -34,6 +34,9 @@ pub struct OidcDeps {
     pub interactions: Interactions,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Per-address budget for the sign-ins and logouts parked for browsers without
+    /// a session.
+    pub budget: PendingBudget,
 }
 
 impl std::fmt::Debug for OidcDeps {

@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock};
 
 use actix_web::web;
 use usher_core::ports::{Clock, Directory, EphemeralStore, KeyAlgorithm, KeyStore, SystemClock};
-use usher_core::{Interactions, NewUser, SessionPolicy, Sessions, SsoSession, User};
+use usher_core::{
+    BudgetPolicy, Interactions, NewUser, PendingBudget, SessionPolicy, Sessions, SsoSession, User,
+};
 use usher_oidc::{
     AuthMethod, Client, ClientSecret, GrantType, OidcDeps, OidcSettings, OidcState, TokenLifetimes,
 };
@@ -30,6 +32,17 @@ pub const SPA_CB: &str = "http://127.0.0.1:7777/cb";
 pub const TRUSTED: &str = "trusted";
 pub const TRUSTED_CB: &str = "https://trusted.example/cb";
 pub const TRUSTED_BYE: &str = "https://trusted.example/bye";
+
+/// The pending budget of test OPs: the default policy, with loopback as a trusted
+/// proxy, so a test can speak for other clients through `X-Forwarded-For`.
+pub fn budget(ephemeral: Arc<dyn EphemeralStore>, clock: Arc<dyn Clock>) -> PendingBudget {
+    PendingBudget::new(
+        ephemeral,
+        clock,
+        BudgetPolicy::default(),
+        vec!["127.0.0.0/8".parse().expect("a network")],
+    )
+}
 
 /// A running OP's parts.
 pub struct Op {
@@ -110,9 +123,10 @@ impl Op {
         let deps = OidcDeps {
             directory: Arc::new(store.clone()),
             keys,
-            ephemeral: dyn_ephemeral,
+            ephemeral: dyn_ephemeral.clone(),
             sessions: sessions.clone(),
             interactions: interactions.clone(),
+            budget: budget(dyn_ephemeral.clone(), clock.clone()),
             clock,
         };
         let settings = OidcSettings {

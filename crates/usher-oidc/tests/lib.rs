@@ -8,6 +8,7 @@ mod fixture;
 mod interop;
 mod jose;
 mod logout;
+mod pending_budget;
 mod refresh;
 mod support;
 mod token;

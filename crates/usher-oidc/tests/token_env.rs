@@ -173,7 +173,8 @@ impl Env {
             keys,
             ephemeral: ephemeral.clone(),
             sessions,
-            interactions: Interactions::new(ephemeral),
+            interactions: Interactions::new(ephemeral.clone()),
+            budget: crate::fixture::budget(ephemeral, dyn_clock.clone()),
             clock: dyn_clock,
         };
         let settings = OidcSettings {

@@ -60,7 +60,10 @@ pub async fn open(config: &Config, master: &MasterKey) -> Result<Backends> {
             "redis",
         ),
         None => (
-            Arc::new(MemoryEphemeralStore::new(config.ephemeral.max_entries)),
+            Arc::new(
+                MemoryEphemeralStore::new(config.ephemeral.max_entries)
+                    .with_max_bytes(config.ephemeral.max_bytes),
+            ),
             "memory",
         ),
     };

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use actix_web::web;
 use usher_core::jit::Provisioner;
 use usher_core::ports::{Clock, LogoutListener, ScimClients, SystemClock};
-use usher_core::{Interactions, SessionPolicy, Sessions};
+use usher_core::{Interactions, PendingBudget, SessionPolicy, Sessions};
 use usher_oidc::upstream::{RpDeps, RpSettings, RpState};
 use usher_oidc::{OidcDeps, OidcSettings, OidcState};
 use usher_saml::{SamlDeps, SamlSettings, SamlSpDeps, SamlSpState, SamlState};
@@ -66,6 +66,17 @@ impl Frontends {
             },
         );
         let interactions = Interactions::new(backends.ephemeral.clone());
+        // One budget for every front-end: an address's sign-ins through the OP, the
+        // IdP and the upstreams all count toward the same limit.
+        let budget = PendingBudget::new(
+            backends.ephemeral.clone(),
+            clock.clone(),
+            config
+                .pending_sign_ins
+                .policy()
+                .map_err(|e| usher_core::Error::Invalid(e.to_string()))?,
+            config.server.trusted_proxies.clone(),
+        );
         let secure_cookies = config.server.public_url.starts_with("https://");
         let oidc = Arc::new(OidcState::new(
             OidcSettings {
@@ -87,6 +98,7 @@ impl Frontends {
                 sessions: sessions.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
+                budget: budget.clone(),
             },
         ));
         let backchannel: Arc<dyn LogoutListener> =
@@ -115,6 +127,7 @@ impl Frontends {
                 interactions: interactions.clone(),
                 clock: clock.clone(),
                 logout_listeners: vec![backchannel.clone()],
+                budget: budget.clone(),
             },
         ));
         let profiles = crate::config::upstream_profiles(&config.upstreams)
@@ -130,6 +143,7 @@ impl Frontends {
                 ephemeral: backends.ephemeral.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
+                budget: budget.clone(),
             },
         ));
         let (mut saml_upstreams, saml_declarations) =
@@ -146,6 +160,7 @@ impl Frontends {
                 ephemeral: backends.ephemeral.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
+                budget,
             },
         ));
         let federation = Federation {

@@ -62,6 +62,38 @@ fn a_bad_value_names_its_key_and_what_is_expected() {
 }
 
 #[test]
+fn ephemeral_and_pending_budget_mistakes_name_the_key() {
+    let dir = Scratch::new();
+    for (toml, key) in [
+        (
+            "[pending_sign_ins]\nper_ip = 0\n",
+            "pending_sign_ins.per_ip",
+        ),
+        (
+            "[pending_sign_ins]\nwindow = \"0s\"\n",
+            "pending_sign_ins.window",
+        ),
+        (
+            "[pending_sign_ins]\nwindow = \"soon\"\n",
+            "pending_sign_ins.window",
+        ),
+        ("[ephemeral]\nmax_bytes = 1000\n", "ephemeral.max_bytes"),
+    ] {
+        let out = check(&dir, toml);
+        assert!(!out.status.success(), "{toml}");
+        assert!(stderr(&out).contains(key), "{toml}: {}", stderr(&out));
+    }
+    let out = check(
+        &dir,
+        "[pending_sign_ins]\nper_ip = 500\nwindow = \"5m\"\n\n[ephemeral]\nmax_bytes = 1073741824\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(printed["pending_sign_ins"]["per_ip"], 500);
+    assert_eq!(printed["ephemeral"]["max_bytes"], 1_073_741_824u64);
+}
+
+#[test]
 fn a_bad_environment_value_names_the_variable_key() {
     let dir = Scratch::new();
     let out = run(usher(&dir.0)

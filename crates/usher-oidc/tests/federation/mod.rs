@@ -113,6 +113,7 @@ impl Usher {
                 ephemeral: ephemeral.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
+                budget: crate::fixture::budget(ephemeral.clone(), clock.clone()),
             },
         ));
         let directory: Arc<dyn Directory> = Arc::new(store.clone());

@@ -397,7 +397,8 @@ impl Sp {
         let deps = SamlSpDeps {
             keys,
             ephemeral: ephemeral.clone(),
-            interactions: Interactions::new(ephemeral),
+            interactions: Interactions::new(ephemeral.clone()),
+            budget: crate::fixture::budget(ephemeral, clock.clone()),
             clock,
         };
         let state = Arc::new(SamlSpState::new(PUBLIC_URL, vec![upstream], deps));

@@ -46,6 +46,15 @@ impl Config {
                 "expected a positive number",
             ));
         }
+        // Below 1 MiB not even one value of the largest size fits.
+        if self.ephemeral.max_bytes < 1024 * 1024 {
+            return Err(ConfigError::invalid(
+                "ephemeral.max_bytes",
+                "expected at least 1048576 (1 MiB, the largest value); the default is \
+                 268435456 (256 MiB)",
+            ));
+        }
+        self.pending_sign_ins.policy()?;
         if self.server.workers == Some(0) {
             return Err(ConfigError::invalid(
                 "server.workers",
