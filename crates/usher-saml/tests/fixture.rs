@@ -37,7 +37,12 @@ impl Idp {
             .await
             .expect("keys generated");
         let ephemeral: Arc<dyn EphemeralStore> = Arc::new(MemoryEphemeralStore::new(10_000));
-        let sessions = Sessions::new(ephemeral.clone(), clock.clone(), SessionPolicy::default());
+        let sessions = Sessions::new(
+            ephemeral.clone(),
+            Arc::new(store.clone()),
+            clock.clone(),
+            SessionPolicy::default(),
+        );
         let mut new_user = NewUser::named("alice").with_email("alice@example.com", true);
         new_user.display_name = Some("<b>Alice</b> & \"co\"".into());
         let user = usher_core::ports::Directory::create_user(&store, new_user)
@@ -48,7 +53,7 @@ impl Idp {
             keys,
             ephemeral: ephemeral.clone(),
             sessions: sessions.clone(),
-            interactions: Interactions::new(ephemeral),
+            interactions: Interactions::new(ephemeral, Arc::new(store.clone()), clock.clone()),
             clock,
             logout_listeners: Vec::new(),
         };

@@ -397,7 +397,7 @@ impl Sp {
         let deps = SamlSpDeps {
             keys,
             ephemeral: ephemeral.clone(),
-            interactions: Interactions::new(ephemeral),
+            interactions: Interactions::new(ephemeral, Arc::new(db.store()), clock.clone()),
             clock,
         };
         let state = Arc::new(SamlSpState::new(PUBLIC_URL, vec![upstream], deps));
