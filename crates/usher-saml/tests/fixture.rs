@@ -49,7 +49,7 @@ impl Idp {
             .await
             .expect("user created");
         let deps = SamlDeps {
-            directory: Arc::new(store),
+            directory: Arc::new(store.clone()),
             keys,
             ephemeral: ephemeral.clone(),
             sessions: sessions.clone(),
