@@ -2,13 +2,17 @@
 //! to sign in or consent parks its request here and sends the browser to a page of
 //! `usher-web`; the page does its part and sends the browser back to `resume_url`.
 //! The front-end never trusts the browser to carry its request: it reloads it.
+//!
+//! Parked requests and decisions are short-lived and live in the ephemeral store
+//! (lost on a restart, the user starts again); the consents remembered from
+//! approved decisions are durable and go through the [`Consents`] port (SQL).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::EphemeralStore;
+use crate::ports::{Clock, Consents, EphemeralStore};
 use crate::{FederatedLogin, Participant, Result, UserId, random, stash};
 
 /// How long a user has to finish signing in or consenting.
@@ -145,10 +149,12 @@ pub enum ConsentDecision {
     Denied,
 }
 
-/// Parks and finds interactions.
+/// Parks and finds interactions, and remembers consents.
 #[derive(Clone)]
 pub struct Interactions {
     store: Arc<dyn EphemeralStore>,
+    consents: Arc<dyn Consents>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Interactions {
@@ -158,9 +164,18 @@ impl std::fmt::Debug for Interactions {
 }
 
 impl Interactions {
-    /// Interactions over `store`.
-    pub fn new(store: Arc<dyn EphemeralStore>) -> Self {
-        Self { store }
+    /// Interactions parked in `store`, consents remembered in `consents`, both
+    /// timed by `clock`.
+    pub fn new(
+        store: Arc<dyn EphemeralStore>,
+        consents: Arc<dyn Consents>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            consents,
+            clock,
+        }
     }
 
     /// Parks a login request; returns its id (the `t` parameter of `/login`).
@@ -310,19 +325,16 @@ impl Interactions {
         decision: ConsentDecision,
     ) -> Result<()> {
         if decision == ConsentDecision::Approved {
-            let mut granted = self.granted(request.user_id, &request.client_id).await?;
-            for scope in &request.scopes {
-                if !granted.contains(scope) {
-                    granted.push(scope.clone());
-                }
-            }
-            stash::put(
-                &*self.store,
-                &grant_key(request.user_id, &request.client_id),
-                &granted,
-                CONSENT_TTL,
-            )
-            .await?;
+            let now = self.clock.now();
+            self.consents
+                .grant_consent(
+                    request.user_id,
+                    &request.client_id,
+                    &request.scopes,
+                    now,
+                    now + CONSENT_TTL,
+                )
+                .await?;
         }
         stash::put(
             &*self.store,
@@ -342,14 +354,12 @@ impl Interactions {
         stash::take(&*self.store, &format!("consent-decision:{id}")).await
     }
 
-    /// The scopes a user has granted a client.
+    /// The scopes a user has granted a client (and not let lapse).
     pub async fn granted(&self, user: UserId, client_id: &str) -> Result<Vec<String>> {
-        Ok(stash::get(&*self.store, &grant_key(user, client_id))
-            .await?
-            .unwrap_or_default())
+        let consent = self
+            .consents
+            .consent(user, client_id, self.clock.now())
+            .await?;
+        Ok(consent.map(|c| c.scopes).unwrap_or_default())
     }
-}
-
-fn grant_key(user: UserId, client_id: &str) -> String {
-    format!("consent:{user}:{}", random::digest(client_id))
 }

@@ -2,6 +2,7 @@
 
 mod authorize;
 mod client_auth;
+mod durable_grants;
 mod endpoints;
 mod federation;
 mod fixture;

@@ -50,18 +50,27 @@ impl Idp {
             .await
             .expect("keys generated");
         let ephemeral: Arc<dyn EphemeralStore> = Arc::new(MemoryEphemeralStore::new(10_000));
-        let sessions = Sessions::new(ephemeral.clone(), clock.clone(), SessionPolicy::default());
+        let sessions = Sessions::new(
+            ephemeral.clone(),
+            Arc::new(store.clone()),
+            clock.clone(),
+            SessionPolicy::default(),
+        );
         let mut new_user = NewUser::named("alice").with_email("alice@example.com", true);
         new_user.display_name = Some("<b>Alice</b> & \"co\"".into());
         let user = usher_core::ports::Directory::create_user(&store, new_user)
             .await
             .expect("user created");
         let deps = SamlDeps {
-            directory: Arc::new(store),
+            directory: Arc::new(store.clone()),
             keys,
             ephemeral: ephemeral.clone(),
             sessions: sessions.clone(),
-            interactions: Interactions::new(ephemeral.clone()),
+            interactions: Interactions::new(
+                ephemeral.clone(),
+                Arc::new(store.clone()),
+                clock.clone(),
+            ),
             budget: budget(ephemeral, clock.clone()),
             clock,
             logout_listeners: Vec::new(),

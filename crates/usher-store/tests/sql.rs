@@ -7,6 +7,7 @@
 
 mod connect;
 mod credentials;
+mod grants;
 mod groups;
 mod harness;
 mod hostile;
@@ -76,4 +77,9 @@ suite!(
     query::conditional_writes_and_audit,
     query::group_changes_are_atomic,
     query::scim_client_tokens,
+    grants::consents_grant_read_expire_revoke,
+    grants::consents_add_up_refuse_junk_and_go_with_their_user,
+    grants::refresh_families_rotate_and_detect_reuse,
+    grants::refresh_families_revoke_for_user_and_purge,
+    grants::concurrent_rotations_of_one_token_let_exactly_one_win,
 );

@@ -59,13 +59,18 @@ impl Frontends {
 
         let sessions = Sessions::new(
             backends.ephemeral.clone(),
+            backends.refresh_tokens.clone(),
             clock.clone(),
             SessionPolicy {
                 idle_timeout: config.sessions.idle_timeout,
                 absolute_timeout: config.sessions.absolute_timeout,
             },
         );
-        let interactions = Interactions::new(backends.ephemeral.clone());
+        let interactions = Interactions::new(
+            backends.ephemeral.clone(),
+            backends.consents.clone(),
+            clock.clone(),
+        );
         // One budget for every front-end: an address's sign-ins through the OP, the
         // IdP and the upstreams all count toward the same limit.
         let budget = PendingBudget::new(
@@ -95,6 +100,7 @@ impl Frontends {
                 directory: store.clone(),
                 keys: backends.keys.clone(),
                 ephemeral: backends.ephemeral.clone(),
+                refresh_tokens: backends.refresh_tokens.clone(),
                 sessions: sessions.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
@@ -229,7 +235,13 @@ impl Frontends {
             },
         )
         .with_federation(federation);
-        let _ = self.oidc.set(oidc);
+        if self.oidc.set(oidc).is_ok() {
+            crate::purge::spawn(
+                backends.consents.clone(),
+                backends.refresh_tokens.clone(),
+                Arc::new(SystemClock),
+            );
+        }
         if self.saml.set(saml.clone()).is_ok() {
             metadata_refresh::spawn(saml, metadata_client.clone(), declarations);
         }

@@ -397,7 +397,7 @@ impl Sp {
         let deps = SamlSpDeps {
             keys,
             ephemeral: ephemeral.clone(),
-            interactions: Interactions::new(ephemeral.clone()),
+            interactions: Interactions::new(ephemeral.clone(), Arc::new(db.store()), clock.clone()),
             budget: crate::fixture::budget(ephemeral, clock.clone()),
             clock,
         };
