@@ -28,6 +28,8 @@ pub enum UniqueKey {
     KeyId,
     /// Another SCIM client has this name or token.
     ScimClient,
+    /// Another refresh-token family has this id.
+    RefreshFamily,
 }
 
 impl fmt::Display for UniqueKey {
@@ -42,6 +44,7 @@ impl fmt::Display for UniqueKey {
             UniqueKey::Upstream => "upstream id",
             UniqueKey::KeyId => "key id",
             UniqueKey::ScimClient => "SCIM client name",
+            UniqueKey::RefreshFamily => "refresh-token family id",
         })
     }
 }

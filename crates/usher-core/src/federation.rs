@@ -7,6 +7,14 @@
 //! user in (or say why not) and resume the parked [`LoginRequest`](crate::LoginRequest).
 //! One place decides, whichever protocol spoke.
 //!
+//! The hand-off is bound to the browser that completed the upstream flow
+//! ([`BrowserBinding`]): the cookie that browser proved itself with at the
+//! protocol crate's callback or ACS, kept as a digest. Without it, an attacker who
+//! completes their own upstream sign-in and stops before the redirect could make a
+//! victim open `/login/federated?t=ID` and sign the victim in as the attacker
+//! (login CSRF, session swapping; RFC 6749 §10.12, OWASP "login CSRF"). The page
+//! reads the cookie the binding names, so it knows no protocol's cookie names.
+//!
 //! URL contract for starting a federated sign-in (used by the login page, home-realm
 //! discovery and `kc_idp_hint`): `GET /federation/{upstream}/{oidc|saml}/start?t=LOGIN_ID`,
 //! where `t` is the parked login request's id (absent: sign in to usher itself).
@@ -14,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{UpstreamId, UpstreamKind};
+use crate::{Error, Result, UpstreamId, UpstreamKind, random};
 
 /// A verified identity from an upstream IdP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +79,53 @@ pub struct FederatedLogin {
     /// The parked login request this sign-in answers (`None`: sign in to usher's
     /// own home page, e.g. after an IdP-initiated login).
     pub login: Option<String>,
+    /// The browser that completed the upstream flow: only it may redeem this.
+    pub browser: BrowserBinding,
+}
+
+/// Which browser a hand-off belongs to: the name of a cookie the protocol crate
+/// set and checked during the upstream flow, and the digest of its value in that
+/// browser. Compared in constant time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowserBinding {
+    cookie: String,
+    digest: String,
+}
+
+impl BrowserBinding {
+    /// Binds to the browser whose cookie `cookie` holds `value`.
+    pub fn new(cookie: &str, value: &str) -> Result<Self> {
+        Self::from_digest(cookie, &random::digest(value))
+    }
+
+    /// Binds to the browser whose cookie `cookie` holds a value of digest
+    /// `digest` ([`random::digest`]), for a protocol crate that keeps only the
+    /// digest. An empty name or value binds to nothing, so it is refused.
+    pub fn from_digest(cookie: &str, digest: &str) -> Result<Self> {
+        if cookie.is_empty() || digest.is_empty() {
+            return Err(Error::Invalid(
+                "a federated hand-off needs the browser's binding cookie".into(),
+            ));
+        }
+        Ok(Self {
+            cookie: cookie.to_owned(),
+            digest: digest.to_owned(),
+        })
+    }
+
+    /// The cookie to read from the browser redeeming the hand-off.
+    pub fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
+    /// True when `value` (the browser's cookie, if it sent one) is the bound
+    /// browser's: a digest comparison in constant time.
+    pub fn matches(&self, value: Option<&str>) -> bool {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            return false;
+        };
+        random::constant_time_eq(random::digest(value).as_bytes(), self.digest.as_bytes())
+    }
 }
 
 /// What every part of usher needs to know about a configured upstream, whatever
@@ -101,5 +156,25 @@ impl UpstreamProfile {
             Some(t) => format!("{base}?t={t}"),
             None => base,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binding_matches_only_its_browser() {
+        let b = BrowserBinding::new("usher_rp", "browser-a").expect("binding");
+        assert_eq!(b.cookie(), "usher_rp");
+        assert!(b.matches(Some("browser-a")));
+        assert!(!b.matches(Some("browser-b")));
+        assert!(!b.matches(Some("")));
+        assert!(!b.matches(None));
+        let d =
+            BrowserBinding::from_digest("usher_rp", &random::digest("browser-a")).expect("binding");
+        assert_eq!(d, b);
+        assert!(BrowserBinding::new("", "v").is_err());
+        assert!(BrowserBinding::from_digest("c", "").is_err());
     }
 }

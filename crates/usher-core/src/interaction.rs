@@ -2,13 +2,17 @@
 //! to sign in or consent parks its request here and sends the browser to a page of
 //! `usher-web`; the page does its part and sends the browser back to `resume_url`.
 //! The front-end never trusts the browser to carry its request: it reloads it.
+//!
+//! Parked requests and decisions are short-lived and live in the ephemeral store
+//! (lost on a restart, the user starts again); the consents remembered from
+//! approved decisions are durable and go through the [`Consents`] port (SQL).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::EphemeralStore;
+use crate::ports::{Clock, Consents, EphemeralStore};
 use crate::{FederatedLogin, Participant, Result, UserId, random, stash};
 
 /// How long a user has to finish signing in or consenting.
@@ -42,6 +46,20 @@ pub struct LoginRequest {
     /// An empty list: local accounts only.
     #[serde(default)]
     pub allowed_upstreams: Option<Vec<String>>,
+}
+
+/// What [`Interactions::redeem_federated`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Redemption {
+    /// This browser's hand-off, now consumed.
+    Redeemed(Box<FederatedLogin>),
+    /// A hand-off bound to another browser; left untouched.
+    OtherBrowser {
+        /// The upstream it came through (for the audit record).
+        upstream: crate::UpstreamId,
+    },
+    /// Unknown, expired or already used.
+    Missing,
 }
 
 /// A request for the user's consent to share scopes with a client.
@@ -131,10 +149,12 @@ pub enum ConsentDecision {
     Denied,
 }
 
-/// Parks and finds interactions.
+/// Parks and finds interactions, and remembers consents.
 #[derive(Clone)]
 pub struct Interactions {
     store: Arc<dyn EphemeralStore>,
+    consents: Arc<dyn Consents>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Interactions {
@@ -144,9 +164,18 @@ impl std::fmt::Debug for Interactions {
 }
 
 impl Interactions {
-    /// Interactions over `store`.
-    pub fn new(store: Arc<dyn EphemeralStore>) -> Self {
-        Self { store }
+    /// Interactions parked in `store`, consents remembered in `consents`, both
+    /// timed by `clock`.
+    pub fn new(
+        store: Arc<dyn EphemeralStore>,
+        consents: Arc<dyn Consents>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            consents,
+            clock,
+        }
     }
 
     /// Parks a login request; returns its id (the `t` parameter of `/login`).
@@ -186,10 +215,40 @@ impl Interactions {
         Ok(id)
     }
 
-    /// Takes a parked upstream identity (once: a reloaded or replayed
-    /// `/login/federated` finds nothing).
-    pub async fn take_federated(&self, id: &str) -> Result<Option<FederatedLogin>> {
-        stash::take(&*self.store, &format!("federated:{id}")).await
+    /// A parked upstream identity, left in place (to inspect it; signing in goes
+    /// through [`Self::redeem_federated`]).
+    pub async fn federated(&self, id: &str) -> Result<Option<FederatedLogin>> {
+        stash::get(&*self.store, &format!("federated:{id}")).await
+    }
+
+    /// Redeems a parked upstream identity for the browser whose cookies `cookie`
+    /// reads (by name). The binding is checked before anything is consumed: a
+    /// browser that is not the one that completed the upstream flow (login CSRF:
+    /// the attacker's hand-off URL opened by a victim, or a victim's URL leaked to
+    /// an attacker) neither uses nor burns it. The right browser takes it once: a
+    /// reloaded or replayed `/login/federated` finds nothing.
+    pub async fn redeem_federated(
+        &self,
+        id: &str,
+        cookie: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<Redemption> {
+        let key = format!("federated:{id}");
+        let Some(parked) = stash::get::<FederatedLogin>(&*self.store, &key).await? else {
+            return Ok(Redemption::Missing);
+        };
+        if !parked
+            .browser
+            .matches(cookie(parked.browser.cookie()).as_deref())
+        {
+            return Ok(Redemption::OtherBrowser {
+                upstream: parked.identity.upstream,
+            });
+        }
+        // Atomic: of two requests of the same browser, one finds nothing.
+        Ok(match stash::take(&*self.store, &key).await? {
+            Some(login) => Redemption::Redeemed(Box::new(login)),
+            None => Redemption::Missing,
+        })
     }
 
     /// Parks a logout request; returns its id (the `t` parameter of `/logout`).
@@ -266,19 +325,16 @@ impl Interactions {
         decision: ConsentDecision,
     ) -> Result<()> {
         if decision == ConsentDecision::Approved {
-            let mut granted = self.granted(request.user_id, &request.client_id).await?;
-            for scope in &request.scopes {
-                if !granted.contains(scope) {
-                    granted.push(scope.clone());
-                }
-            }
-            stash::put(
-                &*self.store,
-                &grant_key(request.user_id, &request.client_id),
-                &granted,
-                CONSENT_TTL,
-            )
-            .await?;
+            let now = self.clock.now();
+            self.consents
+                .grant_consent(
+                    request.user_id,
+                    &request.client_id,
+                    &request.scopes,
+                    now,
+                    now + CONSENT_TTL,
+                )
+                .await?;
         }
         stash::put(
             &*self.store,
@@ -298,14 +354,12 @@ impl Interactions {
         stash::take(&*self.store, &format!("consent-decision:{id}")).await
     }
 
-    /// The scopes a user has granted a client.
+    /// The scopes a user has granted a client (and not let lapse).
     pub async fn granted(&self, user: UserId, client_id: &str) -> Result<Vec<String>> {
-        Ok(stash::get(&*self.store, &grant_key(user, client_id))
-            .await?
-            .unwrap_or_default())
+        let consent = self
+            .consents
+            .consent(user, client_id, self.clock.now())
+            .await?;
+        Ok(consent.map(|c| c.scopes).unwrap_or_default())
     }
-}
-
-fn grant_key(user: UserId, client_id: &str) -> String {
-    format!("consent:{user}:{}", random::digest(client_id))
 }

@@ -9,6 +9,8 @@
 
 mod application;
 mod audit;
+mod budget;
+mod client_ip;
 mod error;
 mod event;
 mod federation;
@@ -29,14 +31,18 @@ mod user;
 
 pub use application::{AccessPolicy, AppKind, Application, ApplicationUpdate, NewApplication};
 pub use audit::{AuditEntry, NewAuditEntry};
+pub use budget::{BudgetPolicy, Exhausted, PendingBudget};
+pub use client_ip::{FORWARDED_FOR, RequestOrigin, ip_bucket};
 pub use error::{Error, Result, UniqueKey};
 pub use event::{LifecycleEvent, OutboxEvent};
-pub use federation::{ExternalIdentity, FederatedLogin, UpstreamProfile, UpstreamSession};
+pub use federation::{
+    BrowserBinding, ExternalIdentity, FederatedLogin, UpstreamProfile, UpstreamSession,
+};
 pub use group::{Group, GroupChange, GroupUpdate, NewGroup};
 pub use ids::{ApplicationId, GroupId, UpstreamId, UserId};
 pub use interaction::{
     CONSENT_TTL, ChainEnd, ConsentDecision, ConsentRequest, FEDERATED_TTL, INTERACTION_TTL,
-    Interactions, LoginRequest, LogoutChain, LogoutRequest, PendingLogout,
+    Interactions, LoginRequest, LogoutChain, LogoutRequest, PendingLogout, Redemption,
 };
 pub use link::{IdentityLink, NewIdentityLink};
 pub use page::{Page, PageRequest};

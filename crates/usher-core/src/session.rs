@@ -5,6 +5,10 @@
 //! digest, so a copy of the store holds no usable cookie. The public session id
 //! (`sid`, also the SAML `SessionIndex`) is a different random value, so tokens
 //! and logs never reveal the cookie.
+//!
+//! [`Sessions::revoke_all_for_user`] is what ends a user's everything: their
+//! sessions here and their refresh-token families, which are durable and live
+//! behind the [`RefreshTokens`] port.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::ports::{Clock, EphemeralStore};
+use crate::ports::{Clock, EphemeralStore, RefreshTokens};
 use crate::{Result, UserId, random, stash};
 
 /// The cookie naming a browser's SSO session over plain http (development).
@@ -96,6 +100,7 @@ pub struct SsoSession {
 #[derive(Clone)]
 pub struct Sessions {
     store: Arc<dyn EphemeralStore>,
+    refresh_tokens: Arc<dyn RefreshTokens>,
     clock: Arc<dyn Clock>,
     policy: SessionPolicy,
 }
@@ -125,14 +130,17 @@ fn user_index_key(user: UserId) -> String {
 }
 
 impl Sessions {
-    /// Sessions over `store`.
+    /// Sessions over `store`; [`Sessions::revoke_all_for_user`] also revokes the
+    /// user's families in `refresh_tokens`.
     pub fn new(
         store: Arc<dyn EphemeralStore>,
+        refresh_tokens: Arc<dyn RefreshTokens>,
         clock: Arc<dyn Clock>,
         policy: SessionPolicy,
     ) -> Self {
         Self {
             store,
+            refresh_tokens,
             clock,
             policy,
         }
@@ -260,19 +268,24 @@ impl Sessions {
         Ok(session)
     }
 
-    /// Registers another key to be deleted by [`Sessions::revoke_all_for_user`]
-    /// (refresh-token families, for instance).
-    pub async fn index_for_user(&self, user: UserId, key: &str, ttl: Duration) -> Result<()> {
+    /// Registers a session key to be ended by [`Sessions::revoke_all_for_user`].
+    async fn index_for_user(&self, user: UserId, key: &str, ttl: Duration) -> Result<()> {
         self.store.add_to_set(&user_index_key(user), key, ttl).await
     }
 
-    /// Ends every session of a user and deletes every key indexed for them (refresh
-    /// tokens): what deactivation and deprovisioning call. Returns the sessions
+    /// Ends every session of a user and revokes every refresh-token family of
+    /// theirs: what deactivation and deprovisioning call. Returns the sessions
     /// ended, with their participants, so logout can be propagated.
+    ///
+    /// The families go first: they are durable (SQL), and a failure there must not
+    /// leave offline access behind sessions that were already ended.
     pub async fn revoke_all_for_user(
         &self,
         user: UserId,
     ) -> Result<Vec<(SsoSession, Vec<Participant>)>> {
+        self.refresh_tokens
+            .revoke_refresh_families_for_user(user, self.clock.now())
+            .await?;
         let index = user_index_key(user);
         let mut ended = Vec::new();
         for key in self.store.set_members(&index).await? {
@@ -282,6 +295,8 @@ impl Sessions {
                     ended.push((session, participants));
                 }
             } else {
+                // Keys other versions indexed here (refresh-token families were
+                // once kept in this store).
                 self.store.delete(&key).await?;
             }
         }

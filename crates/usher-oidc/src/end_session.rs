@@ -18,6 +18,7 @@ use usher_core::{LogoutRequest, session_cookie_name};
 use crate::authorize::hint::{self, HintClaims};
 use crate::authorize::params::{self, Params};
 use crate::authorize::{internal_error, not_ready, page, state_of};
+use crate::budget;
 use crate::client::Client;
 use crate::state::OidcState;
 
@@ -121,6 +122,14 @@ async fn end_session(
         }
         _ => false,
     };
+    // Issue 10, defect 4: parking a logout request costs a browser without a
+    // session a token of its address's pending budget, as parking a sign-in does.
+    if session.is_none()
+        && let Err(refused) =
+            budget::spend(&state.deps.budget, &budget::origin(&req), "sign-outs").await
+    {
+        return refused;
+    }
     let request = LogoutRequest {
         client_name: client.map(|c| c.name.clone()),
         redirect_after,

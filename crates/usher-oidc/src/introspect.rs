@@ -74,14 +74,13 @@ async fn refresh(
     client: &Client,
     token: &str,
 ) -> usher_core::Result<Option<Value>> {
-    let Some(rt) = grant::find_refresh_token(state, token).await? else {
+    let Some((rt, exp)) = grant::find_refresh_token(state, token).await? else {
         return Ok(None);
     };
     // Refresh tokens are shown to the client that holds them only.
     if rt.client_id != client.client_id {
         return Ok(None);
     }
-    let exp = grant::refresh_token_expiry(state, token).await?;
     Ok(Some(json!({
         "active": true,
         "scope": rt.scopes.join(" "),

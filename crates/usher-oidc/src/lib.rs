@@ -10,8 +10,10 @@
 mod access_token;
 mod authorize;
 mod backchannel;
+mod budget;
 mod claims;
 mod client;
+mod client_uri;
 mod discovery;
 mod end_session;
 mod error;
@@ -30,6 +32,7 @@ mod userinfo;
 
 pub use backchannel::{BACKCHANNEL_LOGOUT_EVENT, BackchannelLogout, RetryPolicy};
 pub use client::{AuthMethod, Client, ClientSecret, GrantType, TokenLifetimes};
+pub use client_uri::{UriField, UriRefusal, check_registered_uri};
 pub use error::{OAuthError, StateData};
 pub use keys::{KEY_REFRESH, KeyCache};
 pub use routes::configure;

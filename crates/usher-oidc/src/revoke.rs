@@ -27,7 +27,7 @@ pub async fn revoke(
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    if let Some(rt) = grant::find_refresh_token(&state, token).await? {
+    if let Some((rt, _)) = grant::find_refresh_token(&state, token).await? {
         if rt.client_id == client.client_id {
             grant::revoke_family(&state, &rt.family).await?;
         }

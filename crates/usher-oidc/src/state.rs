@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore};
-use usher_core::{Interactions, Sessions};
+use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore, RefreshTokens};
+use usher_core::{Interactions, PendingBudget, Sessions};
 
 use crate::client::{Client, TokenLifetimes};
 
@@ -26,14 +26,19 @@ pub struct OidcDeps {
     pub directory: Arc<dyn Directory>,
     /// Signing keys (reloaded periodically so rotation reaches every instance).
     pub keys: Arc<dyn KeyStore>,
-    /// Codes, refresh tokens, pending requests, revocations.
+    /// Codes, pending requests, access-token revocations: what may be lost.
     pub ephemeral: Arc<dyn EphemeralStore>,
+    /// Refresh-token families (durable: SQL).
+    pub refresh_tokens: Arc<dyn RefreshTokens>,
     /// SSO sessions.
     pub sessions: Sessions,
     /// Login, consent and logout hand-offs to the pages.
     pub interactions: Interactions,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Per-address budget for the sign-ins and logouts parked for browsers without
+    /// a session.
+    pub budget: PendingBudget,
 }
 
 impl std::fmt::Debug for OidcDeps {

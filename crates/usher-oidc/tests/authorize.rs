@@ -580,7 +580,7 @@ async fn inactive_user_is_access_denied() {
 
 // --- Consent ----------------------------------------------------------------------
 
-async fn to_consent(
+pub(crate) async fn to_consent(
     op: &Op,
     cookie: &str,
     extra: &[(&str, &str)],

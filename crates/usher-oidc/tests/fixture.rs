@@ -1,13 +1,16 @@
 //! A whole OP over real storage for the integration tests: SQLite in memory for
-//! the directory and keys, the memory ephemeral store, three registered clients and
-//! one user.
+//! the directory, keys, consents and refresh-token families, the memory ephemeral
+//! store, three registered clients and one user. [`Op::restart`] rebuilds it over
+//! the same database with an empty ephemeral store.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use actix_web::web;
 use usher_core::ports::{Clock, Directory, EphemeralStore, KeyAlgorithm, KeyStore, SystemClock};
-use usher_core::{Interactions, NewUser, SessionPolicy, Sessions, SsoSession, User};
+use usher_core::{
+    BudgetPolicy, Interactions, NewUser, PendingBudget, SessionPolicy, Sessions, SsoSession, User,
+};
 use usher_oidc::{
     AuthMethod, Client, ClientSecret, GrantType, OidcDeps, OidcSettings, OidcState, TokenLifetimes,
 };
@@ -30,6 +33,17 @@ pub const SPA_CB: &str = "http://127.0.0.1:7777/cb";
 pub const TRUSTED: &str = "trusted";
 pub const TRUSTED_CB: &str = "https://trusted.example/cb";
 pub const TRUSTED_BYE: &str = "https://trusted.example/bye";
+
+/// The pending budget of test OPs: the default policy, with loopback as a trusted
+/// proxy, so a test can speak for other clients through `X-Forwarded-For`.
+pub fn budget(ephemeral: Arc<dyn EphemeralStore>, clock: Arc<dyn Clock>) -> PendingBudget {
+    PendingBudget::new(
+        ephemeral,
+        clock,
+        BudgetPolicy::default(),
+        vec!["127.0.0.0/8".parse().expect("a network")],
+    )
+}
 
 /// A running OP's parts.
 pub struct Op {
@@ -95,26 +109,10 @@ impl Op {
             .ensure_active_keys()
             .await
             .expect("keys generated");
-        let ephemeral = Arc::new(MemoryEphemeralStore::new(100_000));
-        let dyn_ephemeral: Arc<dyn EphemeralStore> = ephemeral.clone();
-        let sessions = Sessions::new(
-            dyn_ephemeral.clone(),
-            clock.clone(),
-            SessionPolicy::default(),
-        );
-        let interactions = Interactions::new(dyn_ephemeral.clone());
         let user = store
             .create_user(NewUser::named("alice").with_email("alice@example.com", true))
             .await
             .expect("user created");
-        let deps = OidcDeps {
-            directory: Arc::new(store.clone()),
-            keys,
-            ephemeral: dyn_ephemeral,
-            sessions: sessions.clone(),
-            interactions: interactions.clone(),
-            clock,
-        };
         let settings = OidcSettings {
             issuer: issuer.into(),
             lifetimes: TokenLifetimes::default(),
@@ -124,6 +122,51 @@ impl Op {
             .into_iter()
             .map(|c| (c.client_id.clone(), c))
             .collect();
+        Self::assemble(settings, clients, store, keys, clock, user)
+    }
+
+    /// The same OP restarted in memory mode: the same database (directory, keys,
+    /// consents, refresh-token families) and clients, a new empty ephemeral store
+    /// (so every session and pending request is gone).
+    pub fn restart(&self) -> Self {
+        Self::assemble(
+            self.state.settings.clone(),
+            self.state.clients.clone(),
+            self.store.clone(),
+            self.state.deps.keys.clone(),
+            self.state.deps.clock.clone(),
+            self.user.clone(),
+        )
+    }
+
+    fn assemble(
+        settings: OidcSettings,
+        clients: HashMap<String, Client>,
+        store: SqlStore,
+        keys: Arc<dyn KeyStore>,
+        clock: Arc<dyn Clock>,
+        user: User,
+    ) -> Self {
+        let ephemeral = Arc::new(MemoryEphemeralStore::new(100_000));
+        let dyn_ephemeral: Arc<dyn EphemeralStore> = ephemeral.clone();
+        let durable = Arc::new(store.clone());
+        let sessions = Sessions::new(
+            dyn_ephemeral.clone(),
+            durable.clone(),
+            clock.clone(),
+            SessionPolicy::default(),
+        );
+        let interactions = Interactions::new(dyn_ephemeral.clone(), durable.clone(), clock.clone());
+        let deps = OidcDeps {
+            directory: durable.clone(),
+            keys,
+            ephemeral: dyn_ephemeral.clone(),
+            refresh_tokens: durable,
+            sessions: sessions.clone(),
+            interactions: interactions.clone(),
+            budget: budget(dyn_ephemeral, clock.clone()),
+            clock,
+        };
         let state = Arc::new(OidcState::new(settings, clients, deps));
         let lock = OnceLock::new();
         let _ = lock.set(state.clone());

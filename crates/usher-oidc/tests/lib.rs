@@ -2,12 +2,14 @@
 
 mod authorize;
 mod client_auth;
+mod durable_grants;
 mod endpoints;
 mod federation;
 mod fixture;
 mod interop;
 mod jose;
 mod logout;
+mod pending_budget;
 mod refresh;
 mod support;
 mod token;

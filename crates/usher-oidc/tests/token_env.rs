@@ -1,6 +1,8 @@
-//! The token-side OP for tests: real SQLite (in memory) and the memory ephemeral
-//! store, a manual clock, one client per authentication method and signing
-//! algorithm, and helpers to post forms and mint codes.
+//! The token-side OP for tests: real SQLite (in memory: the directory, keys,
+//! consents and refresh-token families) and the memory ephemeral store, a manual
+//! clock, one client per authentication method and signing algorithm, and helpers
+//! to post forms and mint codes. [`Env::restart`] rebuilds the OP over the same
+//! database with an empty ephemeral store, as a restart in memory mode does.
 
 // Tests fail loudly on anything unexpected.
 #![allow(clippy::unwrap_used)]
@@ -59,6 +61,8 @@ pub struct Env {
     pub data: web::Data<OnceLock<Arc<OidcState>>>,
     pub clock: Arc<ManualClock>,
     pub store: SqlStore,
+    /// The ephemeral store the OP runs on now.
+    pub ephemeral: Arc<MemoryEphemeralStore>,
     pub user: User,
     /// The `jwt` client's RSA private key.
     pub rsa_key: PKey<Private>,
@@ -127,12 +131,6 @@ impl Env {
             .ensure_active_keys()
             .await
             .unwrap();
-        let ephemeral: Arc<dyn EphemeralStore> = Arc::new(MemoryEphemeralStore::new(100_000));
-        let sessions = Sessions::new(
-            ephemeral.clone(),
-            dyn_clock.clone(),
-            SessionPolicy::default(),
-        );
         let user = store
             .create_user(NewUser::named("alice").with_email("alice@example.com", true))
             .await
@@ -168,14 +166,6 @@ impl Env {
                 &[AuthorizationCode],
             ),
         ];
-        let deps = OidcDeps {
-            directory: Arc::new(store.clone()),
-            keys,
-            ephemeral: ephemeral.clone(),
-            sessions,
-            interactions: Interactions::new(ephemeral),
-            clock: dyn_clock,
-        };
         let settings = OidcSettings {
             issuer: ISSUER.into(),
             lifetimes,
@@ -185,7 +175,15 @@ impl Env {
             .into_iter()
             .map(|c| (c.client_id.clone(), c))
             .collect();
-        let state = Arc::new(OidcState::new(settings, clients, deps));
+        let ephemeral = Arc::new(MemoryEphemeralStore::new(100_000));
+        let state = op_state(
+            settings,
+            clients,
+            &store,
+            keys,
+            ephemeral.clone(),
+            dyn_clock,
+        );
         let lock = OnceLock::new();
         let _ = lock.set(state.clone());
         Self {
@@ -193,10 +191,40 @@ impl Env {
             data: web::Data::new(lock),
             clock,
             store,
+            ephemeral,
             user,
             rsa_key,
             ec_key,
             _db: db,
+        }
+    }
+
+    /// The same OP restarted: the same database (directory, keys, consents,
+    /// refresh-token families), the same clients and clock, and a new, empty
+    /// memory ephemeral store holding at most `max_entries`.
+    pub fn restart(&self, max_entries: usize) -> Self {
+        let ephemeral = Arc::new(MemoryEphemeralStore::new(max_entries));
+        let clock: Arc<dyn Clock> = self.clock.clone();
+        let state = op_state(
+            self.state.settings.clone(),
+            self.state.clients.clone(),
+            &self.store,
+            self.state.deps.keys.clone(),
+            ephemeral.clone(),
+            clock,
+        );
+        let lock = OnceLock::new();
+        let _ = lock.set(state.clone());
+        Self {
+            state,
+            data: web::Data::new(lock),
+            clock: self.clock.clone(),
+            store: self.store.clone(),
+            ephemeral,
+            user: self.user.clone(),
+            rsa_key: self.rsa_key.clone(),
+            ec_key: self.ec_key.clone(),
+            _db: self._db.clone(),
         }
     }
 
@@ -221,6 +249,35 @@ impl Env {
     pub async fn code(&self, record: &AuthorizationCode) -> String {
         grant::issue_code(&self.state, record).await.unwrap()
     }
+}
+
+/// An OP state: durable ports on `store` (SQL), the rest on `ephemeral`.
+fn op_state(
+    settings: OidcSettings,
+    clients: HashMap<String, Client>,
+    store: &SqlStore,
+    keys: Arc<dyn KeyStore>,
+    ephemeral: Arc<MemoryEphemeralStore>,
+    clock: Arc<dyn Clock>,
+) -> Arc<OidcState> {
+    let ephemeral: Arc<dyn EphemeralStore> = ephemeral;
+    let durable = Arc::new(store.clone());
+    let deps = OidcDeps {
+        directory: durable.clone(),
+        keys,
+        ephemeral: ephemeral.clone(),
+        refresh_tokens: durable.clone(),
+        sessions: Sessions::new(
+            ephemeral.clone(),
+            durable.clone(),
+            clock.clone(),
+            SessionPolicy::default(),
+        ),
+        interactions: Interactions::new(ephemeral.clone(), durable, clock.clone()),
+        budget: crate::fixture::budget(ephemeral, clock.clone()),
+        clock,
+    };
+    Arc::new(OidcState::new(settings, clients, deps))
 }
 
 pub fn basic(id: &str, secret: &str) -> String {

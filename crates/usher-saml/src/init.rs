@@ -73,7 +73,12 @@ pub async fn init(req: HttpRequest, data: SamlData) -> HttpResponse {
     };
     match current_session(&state, &req).await {
         Ok(Some(session)) => issue::answer(&state, sp, &pending, &session).await,
-        Ok(None) => start_login(&state, sp, pending).await,
+        // Issue 10, defect 4: parking for a browser without a session costs its
+        // address a token of the pending budget.
+        Ok(None) => match crate::budget::spend(&state.deps.budget, &req, "sign-ins").await {
+            Ok(()) => start_login(&state, sp, pending).await,
+            Err(refused) => refused,
+        },
         Err(e) => internal_error("reading the SSO session failed", &e),
     }
 }

@@ -17,6 +17,7 @@
 //! parked as a [`usher_core::FederatedLogin`] for `/login/federated`.
 
 mod authn_request;
+mod budget;
 mod c14n;
 mod encrypt;
 mod inbound;

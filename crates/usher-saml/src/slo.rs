@@ -151,6 +151,14 @@ async fn handle(
             _ => return page::bad_request(HEADING, "The logout request expired."),
         }
     }
+    // Issue 10, defect 4: an SP without a certificate sends unsigned requests,
+    // which anyone can forge by the thousand, each parking a replay-cache entry;
+    // those cost the address a token of the pending budget.
+    if !signed
+        && let Err(refused) = crate::budget::spend(&state.deps.budget, req, "sign-outs").await
+    {
+        return refused;
+    }
     let replay_key = format!(
         "saml-slo:{}:{}",
         usher_core::random::digest(&sp.entity_id),

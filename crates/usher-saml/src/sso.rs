@@ -2,7 +2,8 @@
 //! AuthnRequest, checks it in order (size and encoding, DTD, syntax, issuer,
 //! signature, replay, ACS and binding, Destination, freshness), then answers
 //! from the SSO session or parks the request and sends the browser to the login
-//! page; `GET /saml/sso/resume` picks it up again.
+//! page; `GET /saml/sso/resume` picks it up again. A browser without a session
+//! pays for what is parked from its address's pending budget (`crate::budget`).
 //!
 //! Refusals up to and including replay get an error page: the request cannot be
 //! trusted, or (a replay) must not be answered. After that the SP is known and
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use usher_core::{LoginRequest, SsoSession, stash};
 
 use crate::authn_request::{self, AuthnRequest};
+use crate::budget;
 use crate::inbound::{self, BindingParams, InboundError};
 use crate::issue::{self, Pending};
 use crate::page;
@@ -282,6 +284,20 @@ async fn handle(
             return page::bad_request(HEADING, &format!("The request signature was refused: {e}."));
         }
     }
+    let session = match current_session(state, req).await {
+        Ok(s) => s,
+        Err(e) => return internal_error("reading the SSO session failed", &e),
+    };
+    // Issue 10, defect 4: from here on a browser without a session makes usher
+    // park a replay-cache entry, the request and a login ticket, for minutes; SPs
+    // sign a fresh AuthnRequest for anyone who asks, so a signature bounds
+    // nothing. The address pays from its budget first (a 429 page, never an
+    // answer at the ACS).
+    if session.is_none()
+        && let Err(refused) = budget::spend(&state.deps.budget, req, "sign-ins").await
+    {
+        return refused;
+    }
     // The SP is known and trusted from here on. Replay first: an AuthnRequest ID
     // is accepted once per SP, and a replay gets a page, never anything the SP
     // could take as an answer to its request.
@@ -328,10 +344,6 @@ async fn handle(
         force_authn: request.force_authn,
         name_id_format: request.name_id_format.clone(),
         since: state.deps.clock.now().unix_timestamp(),
-    };
-    let session = match current_session(state, req).await {
-        Ok(s) => s,
-        Err(e) => return internal_error("reading the SSO session failed", &e),
     };
     match session {
         Some(session) if !request.force_authn => issue::answer(state, sp, &pending, &session).await,

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use actix_web::web;
 use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore, LogoutListener};
-use usher_core::{Interactions, Sessions};
+use usher_core::{Interactions, PendingBudget, Sessions};
 
 use crate::keys::KeyCache;
 use crate::sp::ServiceProvider;
@@ -56,6 +56,8 @@ pub struct SamlDeps {
     pub clock: Arc<dyn Clock>,
     /// Told when an SP's LogoutRequest ends a session, to reach the other apps.
     pub logout_listeners: Vec<Arc<dyn LogoutListener>>,
+    /// Per-address budget for the requests parked for browsers without a session.
+    pub budget: PendingBudget,
 }
 
 impl std::fmt::Debug for SamlDeps {

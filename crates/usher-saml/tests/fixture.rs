@@ -8,13 +8,26 @@ use actix_web::web;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use usher_core::ports::{Clock, EphemeralStore, KeyStore, SystemClock};
-use usher_core::{Interactions, NewUser, SessionPolicy, Sessions, User};
+use usher_core::{
+    BudgetPolicy, Interactions, NewUser, PendingBudget, SessionPolicy, Sessions, User,
+};
 use usher_saml::{SamlDeps, SamlSettings, SamlState, ServiceProvider};
 use usher_store::{Database, KeyRing, KeyRingPolicy, MasterKey, MemoryEphemeralStore};
 
 pub const URL: &str = "http://usher.test";
 pub const SP: &str = "https://sp.example/metadata";
 pub const ACS: &str = "https://sp.example/acs";
+
+/// The pending budget of test IdPs and SPs: the default policy, with loopback as a
+/// trusted proxy, so a test can speak for other clients through `X-Forwarded-For`.
+pub fn budget(ephemeral: Arc<dyn EphemeralStore>, clock: Arc<dyn Clock>) -> PendingBudget {
+    PendingBudget::new(
+        ephemeral,
+        clock,
+        BudgetPolicy::default(),
+        vec!["127.0.0.0/8".parse().expect("a network")],
+    )
+}
 
 pub struct Idp {
     pub state: Arc<SamlState>,
@@ -37,18 +50,28 @@ impl Idp {
             .await
             .expect("keys generated");
         let ephemeral: Arc<dyn EphemeralStore> = Arc::new(MemoryEphemeralStore::new(10_000));
-        let sessions = Sessions::new(ephemeral.clone(), clock.clone(), SessionPolicy::default());
+        let sessions = Sessions::new(
+            ephemeral.clone(),
+            Arc::new(store.clone()),
+            clock.clone(),
+            SessionPolicy::default(),
+        );
         let mut new_user = NewUser::named("alice").with_email("alice@example.com", true);
         new_user.display_name = Some("<b>Alice</b> & \"co\"".into());
         let user = usher_core::ports::Directory::create_user(&store, new_user)
             .await
             .expect("user created");
         let deps = SamlDeps {
-            directory: Arc::new(store),
+            directory: Arc::new(store.clone()),
             keys,
             ephemeral: ephemeral.clone(),
             sessions: sessions.clone(),
-            interactions: Interactions::new(ephemeral),
+            interactions: Interactions::new(
+                ephemeral.clone(),
+                Arc::new(store.clone()),
+                clock.clone(),
+            ),
+            budget: budget(ephemeral, clock.clone()),
             clock,
             logout_listeners: Vec::new(),
         };

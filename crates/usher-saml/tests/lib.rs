@@ -7,6 +7,7 @@
 mod encrypt;
 mod fixture;
 mod flows;
+mod pending_budget;
 mod propagate;
 mod registry;
 mod slo;

@@ -20,7 +20,7 @@ fn slo_sp() -> ServiceProvider {
     sp
 }
 
-fn logout_request(id: &str, name_id: &str, session_index: &str) -> String {
+pub(crate) fn logout_request(id: &str, name_id: &str, session_index: &str) -> String {
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .expect("formats");

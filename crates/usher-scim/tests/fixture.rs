@@ -53,6 +53,7 @@ pub async fn env() -> Env {
     let clock = Arc::new(SystemClock);
     let sessions = Sessions::new(
         Arc::new(MemoryEphemeralStore::new(10_000)),
+        Arc::new(store.clone()),
         clock.clone(),
         SessionPolicy::default(),
     );

@@ -1149,6 +1149,129 @@ async fn memory_set_expiry_index_follows_ttl_growth() {
     assert_eq!(store.len(), 1, "swept at its new expiry");
 }
 
+/// Issue 10, defect 4: bounded by count alone, 100 000 entries of up to 1 MiB each
+/// would let a flood of large values take gigabytes. With the byte bound, the
+/// flood is refused long before the count bound, and nothing live is evicted to
+/// make room (no silent logout, no replay-cache or rate-limit flush).
+#[tokio::test]
+async fn memory_flood_of_large_values_hits_the_byte_cap_and_evicts_nothing() {
+    const CAP: usize = 4 * 1024 * 1024;
+    let (store, _clock) = bounded(10_000);
+    let store = store.with_max_bytes(CAP);
+    assert_eq!(store.max_bytes(), CAP);
+    store.put("session:s", b"alice", LONG).await.expect("put");
+    assert!(
+        store
+            .put_if_absent("saml-req:replayed", b"1", LONG)
+            .await
+            .expect("replay entry")
+    );
+    assert_eq!(
+        store.increment("throttle:ip:x", LONG).await.expect("incr"),
+        1
+    );
+    store
+        .add_to_set("index:u", "sid-1", LONG)
+        .await
+        .expect("add");
+    let live = store.len();
+
+    let large = vec![b'x'; MAX_VALUE];
+    let mut stored = 0;
+    let refused = loop {
+        match store.put(&format!("flood:{stored}"), &large, LONG).await {
+            Ok(()) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored <= CAP / MAX_VALUE, "the byte bound did not hold");
+    };
+    assert_full(Err::<(), _>(refused), "a large value past the byte cap");
+    assert_eq!(
+        stored, 3,
+        "three 1 MiB values fit under 4 MiB with the live keys"
+    );
+    assert!(store.bytes() <= CAP, "{} bytes held", store.bytes());
+    assert_eq!(store.len(), live + stored, "far below the count bound");
+
+    // Everything live is still there.
+    assert_eq!(
+        store.get("session:s").await.expect("get"),
+        Some(b"alice".to_vec())
+    );
+    assert!(
+        !store
+            .put_if_absent("saml-req:replayed", b"1", LONG)
+            .await
+            .expect("the replay entry is still there")
+    );
+    assert_eq!(
+        store.increment("throttle:ip:x", LONG).await.expect("incr"),
+        2
+    );
+    assert_eq!(members(&store, "index:u").await, strings(&["sid-1"]));
+    // Small new keys still fit, while the cap allows.
+    store
+        .put("login:ok", b"small", LONG)
+        .await
+        .expect("a small value fits");
+    // Freeing bytes makes room again.
+    assert!(store.delete("flood:0").await.expect("delete"));
+    store
+        .put("flood:again", &large, LONG)
+        .await
+        .expect("room after a delete");
+}
+
+/// What the byte bound counts (keys, values, set members) and which writes it
+/// refuses: anything that would take the total above it, including a larger
+/// value for an existing key; shrinking, taking, deleting and expiry free bytes.
+#[tokio::test]
+async fn memory_byte_cap_counts_keys_values_and_members() {
+    let (store, clock) = bounded(1000);
+    let store = store.with_max_bytes(100);
+    store.put("k1", &[0; 48], LONG).await.expect("50 bytes");
+    assert_eq!(store.bytes(), 50);
+    assert_full(store.put("k2", &[0; 49], LONG).await, "101 bytes");
+    store
+        .put("k2", &[0; 48], LONG)
+        .await
+        .expect("exactly 100 bytes");
+    assert_eq!(store.bytes(), 100);
+    // Overwriting with a larger value is refused at the cap; the old value stays.
+    assert_full(store.put("k1", &[1; 49], LONG).await, "a larger overwrite");
+    assert_eq!(store.get("k1").await.expect("get"), Some(vec![0; 48]));
+    // Overwriting with a smaller or equal value works, and frees the difference.
+    store
+        .put("k1", &[1; 8], SHORT)
+        .await
+        .expect("a smaller overwrite");
+    assert_eq!(store.bytes(), 60);
+    // Set members count as their bytes, and removing them frees them.
+    store
+        .add_to_set("s", &"m".repeat(10), LONG)
+        .await
+        .expect("11 bytes");
+    assert_eq!(store.bytes(), 71);
+    assert_full(
+        store.add_to_set("s", &"n".repeat(30), LONG).await,
+        "a member past the cap",
+    );
+    assert_eq!(members(&store, "s").await.len(), 1);
+    assert!(
+        store
+            .remove_from_set("s", &"m".repeat(10))
+            .await
+            .expect("remove")
+    );
+    assert_eq!(store.bytes(), 60, "the emptied set freed its key too");
+    // Expiry and take free bytes.
+    clock.advance(time::Duration::seconds(1));
+    assert_eq!(store.bytes(), 50);
+    assert!(store.take("k2").await.expect("take").is_some());
+    assert_eq!(store.bytes(), 0);
+    assert!(store.is_empty());
+}
+
 #[tokio::test]
 async fn memory_default_is_bounded() {
     let store = MemoryEphemeralStore::default();
@@ -1156,6 +1279,7 @@ async fn memory_default_is_bounded() {
         store.max_entries(),
         MemoryEphemeralStore::DEFAULT_MAX_ENTRIES
     );
+    assert_eq!(store.max_bytes(), MemoryEphemeralStore::DEFAULT_MAX_BYTES);
     assert!(store.is_empty());
     // Debug never prints values (they are sessions and codes).
     store

@@ -1,37 +1,58 @@
 //! SSO sessions and interactions (usher-core's services) over the real ephemeral
 //! stores: timeouts on the memory store with a manual clock, and the per-user
-//! revocation index on memory and Redis alike.
+//! revocation index on memory and Redis alike. The durable grants they reach
+//! (consents, refresh-token families) are on SQLite in memory here; their own
+//! conformance suite is in `sql/grants.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use usher_core::ports::{Clock, EphemeralStore, ManualClock, SystemClock};
-use usher_core::{
-    ConsentDecision, ConsentRequest, Interactions, LoginRequest, Participant, SessionPolicy,
-    Sessions, UserId,
+use usher_core::ports::{
+    Clock, Directory, EphemeralStore, ManualClock, RefreshFamily, RefreshGrant, RefreshTokens,
+    SystemClock,
 };
-use usher_store::{MemoryEphemeralStore, RedisEphemeralStore};
+use usher_core::{
+    ConsentDecision, ConsentRequest, Interactions, LoginRequest, NewUser, Participant,
+    SessionPolicy, Sessions, UserId,
+};
+use usher_store::{Database, MemoryEphemeralStore, RedisEphemeralStore, SqlStore};
 
 const POLICY: SessionPolicy = SessionPolicy {
     idle_timeout: Duration::from_secs(30 * 60),
     absolute_timeout: Duration::from_secs(10 * 3600),
 };
 
-fn on_memory() -> (Sessions, Arc<ManualClock>, Arc<dyn EphemeralStore>) {
+/// The SQL side: SQLite in memory, migrated.
+async fn sql() -> SqlStore {
+    let db = Database::connect("sqlite::memory:")
+        .await
+        .expect("SQLite opens");
+    db.migrate().await.expect("migrations run");
+    db.store()
+}
+
+async fn on_memory() -> (
+    Sessions,
+    Arc<ManualClock>,
+    Arc<dyn EphemeralStore>,
+    SqlStore,
+) {
     let clock = Arc::new(ManualClock::at(
         OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
     ));
     let store: Arc<dyn EphemeralStore> =
         Arc::new(MemoryEphemeralStore::with_clock(1000, clock.clone()));
+    let sql = sql().await;
     (
-        Sessions::new(store.clone(), clock.clone(), POLICY),
+        Sessions::new(store.clone(), Arc::new(sql.clone()), clock.clone(), POLICY),
         clock,
         store,
+        sql,
     )
 }
 
-async fn on_redis() -> Option<(Sessions, Arc<dyn EphemeralStore>)> {
+async fn on_redis() -> Option<(Sessions, Arc<dyn EphemeralStore>, SqlStore)> {
     let url = match std::env::var("USHER_TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => {
@@ -50,12 +71,17 @@ async fn on_redis() -> Option<(Sessions, Arc<dyn EphemeralStore>)> {
             .expect("redis"),
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Some((Sessions::new(store.clone(), clock, POLICY), store))
+    let sql = sql().await;
+    Some((
+        Sessions::new(store.clone(), Arc::new(sql.clone()), clock, POLICY),
+        store,
+        sql,
+    ))
 }
 
 #[tokio::test]
 async fn a_session_is_found_by_its_cookie_and_never_by_its_sid() {
-    let (sessions, _, _) = on_memory();
+    let (sessions, _, _, _) = on_memory().await;
     let user = UserId::new();
     let (secret, session) = sessions
         .create(user, vec!["pwd".into()], None)
@@ -70,7 +96,7 @@ async fn a_session_is_found_by_its_cookie_and_never_by_its_sid() {
 
 #[tokio::test]
 async fn idle_sessions_end_and_used_ones_stay_until_the_absolute_limit() {
-    let (sessions, clock, _) = on_memory();
+    let (sessions, clock, _, _) = on_memory().await;
     let (idle, _) = sessions
         .create(UserId::new(), vec![], None)
         .await
@@ -96,7 +122,7 @@ async fn idle_sessions_end_and_used_ones_stay_until_the_absolute_limit() {
 
 #[tokio::test]
 async fn a_busy_session_survives_past_its_idle_timeout() {
-    let (sessions, clock, _) = on_memory();
+    let (sessions, clock, _, _) = on_memory().await;
     let (secret, _) = sessions
         .create(UserId::new(), vec![], None)
         .await
@@ -110,12 +136,21 @@ async fn a_busy_session_survives_past_its_idle_timeout() {
     }
 }
 
-async fn revoke_all_ends_every_session_and_indexed_key(
+async fn revoke_all_ends_every_session_and_family(
     sessions: Sessions,
     store: Arc<dyn EphemeralStore>,
+    sql: SqlStore,
 ) {
-    let alice = UserId::new();
-    let bob = UserId::new();
+    let alice = sql
+        .create_user(NewUser::named("alice"))
+        .await
+        .expect("created")
+        .id;
+    let bob = sql
+        .create_user(NewUser::named("bob"))
+        .await
+        .expect("created")
+        .id;
     let (a1, s1) = sessions
         .create(alice, vec!["pwd".into()], None)
         .await
@@ -132,14 +167,12 @@ async fn revoke_all_ends_every_session_and_indexed_key(
         client_id: "wiki".into(),
     };
     sessions.join(&s1, &rp).await.expect("joined");
-    store
-        .put("rt-family:f1", b"x", Duration::from_secs(60))
-        .await
-        .expect("put");
-    sessions
-        .index_for_user(alice, "rt-family:f1", Duration::from_secs(60))
-        .await
-        .expect("indexed");
+    let now = OffsetDateTime::now_utc();
+    for (id, user) in [("f-alice", alice), ("f-bob", bob)] {
+        sql.create_refresh_family(&family(id, user, now))
+            .await
+            .expect("family");
+    }
 
     let ended = sessions.revoke_all_for_user(alice).await.expect("revoked");
     assert_eq!(ended.len(), 2);
@@ -150,10 +183,19 @@ async fn revoke_all_ends_every_session_and_indexed_key(
     assert_eq!(with_rp.1, vec![rp]);
     assert!(sessions.get(&a1).await.expect("read").is_none());
     assert!(sessions.get(&a2).await.expect("read").is_none());
-    assert!(
-        store.get("rt-family:f1").await.expect("read").is_none(),
-        "refresh family gone"
-    );
+    let revoked = sql
+        .refresh_family("f-alice")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(revoked.revoked_at.is_some(), "refresh family revoked");
+    let kept = sql
+        .refresh_family("f-bob")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(kept.revoked_at.is_none(), "other users' families untouched");
+    assert!(store.get("anything").await.expect("read").is_none());
     assert!(
         sessions.get(&b1).await.expect("read").is_some(),
         "other users untouched"
@@ -168,22 +210,42 @@ async fn revoke_all_ends_every_session_and_indexed_key(
     sessions.end(&b1).await.expect("cleanup");
 }
 
+/// A live family for `user`, started at `now`.
+fn family(id: &str, user: UserId, now: OffsetDateTime) -> RefreshFamily {
+    RefreshFamily {
+        id: id.into(),
+        grant: RefreshGrant {
+            client_id: "wiki".into(),
+            user_id: user,
+            sid: "sid".into(),
+            scopes: vec!["openid".into(), "offline_access".into()],
+            auth_time: now,
+            amr: vec!["pwd".into()],
+            acr: None,
+        },
+        token_digest: "digest".into(),
+        created_at: now,
+        expires_at: now + Duration::from_secs(3600),
+        revoked_at: None,
+    }
+}
+
 #[tokio::test]
 async fn memory_revoke_all_for_user() {
-    let (sessions, _, store) = on_memory();
-    revoke_all_ends_every_session_and_indexed_key(sessions, store).await;
+    let (sessions, _, store, sql) = on_memory().await;
+    revoke_all_ends_every_session_and_family(sessions, store, sql).await;
 }
 
 #[tokio::test]
 async fn redis_revoke_all_for_user() {
-    if let Some((sessions, store)) = on_redis().await {
-        revoke_all_ends_every_session_and_indexed_key(sessions, store).await;
+    if let Some((sessions, store, sql)) = on_redis().await {
+        revoke_all_ends_every_session_and_family(sessions, store, sql).await;
     }
 }
 
 #[tokio::test]
 async fn a_session_ends_by_cookie_or_by_sid_exactly_once() {
-    let (sessions, _, _) = on_memory();
+    let (sessions, _, _, _) = on_memory().await;
     let (secret, session) = sessions
         .create(UserId::new(), vec![], None)
         .await
@@ -206,9 +268,13 @@ async fn a_session_ends_by_cookie_or_by_sid_exactly_once() {
 
 #[tokio::test]
 async fn consent_decisions_are_single_use_and_grants_remembered() {
-    let (_, _, store) = on_memory();
-    let interactions = Interactions::new(store);
-    let user = UserId::new();
+    let (_, clock, store, sql) = on_memory().await;
+    let interactions = Interactions::new(store, Arc::new(sql.clone()), clock);
+    let user = sql
+        .create_user(NewUser::named("carol"))
+        .await
+        .expect("created")
+        .id;
     let request = ConsentRequest {
         resume_url: "/oidc/authorize/resume?id=1".into(),
         client_id: "wiki".into(),
@@ -240,7 +306,8 @@ async fn consent_decisions_are_single_use_and_grants_remembered() {
     );
     assert_eq!(
         interactions.granted(user, "wiki").await.expect("read"),
-        request.scopes
+        vec!["email", "openid"],
+        "remembered (in SQL), sorted"
     );
     assert!(
         interactions

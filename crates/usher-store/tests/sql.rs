@@ -7,6 +7,7 @@
 
 mod connect;
 mod credentials;
+mod grants;
 mod groups;
 mod harness;
 mod hostile;
@@ -64,6 +65,7 @@ suite!(
     credentials::password_hashes_set_replace_remove,
     credentials::password_hashes_refuse_plain_text_and_unknown_users,
     credentials::password_hashes_go_with_their_user,
+    credentials::audited_password_and_scim_client_writes,
     provision::provisioning_creates_user_link_groups_report_and_events_together,
     provision::failed_provisioning_leaves_no_half_created_user,
     provision::force_sync_and_deactivated_users,
@@ -75,4 +77,9 @@ suite!(
     query::conditional_writes_and_audit,
     query::group_changes_are_atomic,
     query::scim_client_tokens,
+    grants::consents_grant_read_expire_revoke,
+    grants::consents_add_up_refuse_junk_and_go_with_their_user,
+    grants::refresh_families_rotate_and_detect_reuse,
+    grants::refresh_families_revoke_for_user_and_purge,
+    grants::concurrent_rotations_of_one_token_let_exactly_one_win,
 );

@@ -21,30 +21,38 @@ pub struct WebSettings {
 }
 
 /// Limits on failed sign-ins, counted in the ephemeral store (so shared by every
-/// instance).
+/// instance); see `throttle.rs` for how they combine.
 ///
-/// * `per_account` failures on one login name within `window` lock that name for
-///   `window` (a successful sign-in resets the count, as Keycloak does);
-/// * `per_ip` failures from one client address (an IPv6 /64) within `window` lock
-///   that address for `window`, whatever names it tries (password spraying).
+/// * `per_account_and_ip` failures on one account from one client address (an
+///   IPv6 /64) within `window` lock that account *from that address* for `window`
+///   (a successful sign-in from there resets the count);
+/// * `per_account` failures on one account from all addresses together within
+///   `window` lock it for `window` from every address it has not signed in from
+///   successfully in the last 30 days (a distributed attack);
+/// * `per_ip` failures from one client address within `window` lock that address
+///   for `window`, whatever names it tries (password spraying).
 ///
-/// # Why 5 / 30 / 15 minutes
+/// # Why 5 / 100 / 30 / 15 minutes
 ///
-/// Keycloak ships brute-force detection *off*; when an admin turns it on, the
-/// defaults are 30 failures, then waits growing by 1 minute up to 15 minutes, the
-/// count reset after 12 hours. usher throttles by default and more tightly per
-/// account: 5 guesses per 15 minutes caps an online attacker at 480 guesses a day
-/// per account, far below what a weak password survives (NIST SP 800-63B §5.2.2
-/// asks for at most 100 consecutive failures), while a person who mistypes a few
-/// times is never stopped. The lockout is temporary, never permanent, so an attacker
-/// can at worst keep an account's password sign-in blocked, not disable it. The
-/// per-address limit is looser (30) because offices and mobile carriers put many
-/// people behind one address.
+/// Keycloak ships brute-force detection *off*; when an admin turns it on, it counts
+/// per user from anywhere (30 failures), so anyone who knows a username can keep
+/// its owner out: the lockout becomes the attack. usher counts per account *and*
+/// address first: 5 guesses per 15 minutes from one address (480 a day) is far
+/// below what a weak password survives, a person who mistypes a few times is never
+/// stopped, and an attacker elsewhere cannot lock the owner out. The account-wide
+/// ceiling of 100 per window is NIST SP 800-63B §5.2.2's bound on consecutive
+/// failures; it holds a botnet to 100 guesses per 15 minutes in total, takes at
+/// least 20 addresses to reach, and even then spares the addresses the owner
+/// signed in from before (Entra ID's and Okta's "smart lockout"). The per-address
+/// limit is looser (30) because offices and mobile carriers put many people behind
+/// one address. Every lockout is temporary, never permanent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
-    /// Failures allowed per login name in a window.
+    /// Failures allowed per account from one client address in a window.
+    pub per_account_and_ip: u32,
+    /// Failures allowed per account from all addresses in a window.
     pub per_account: u32,
-    /// Failures allowed per client address in a window.
+    /// Failures allowed per client address, across accounts, in a window.
     pub per_ip: u32,
     /// The counting window, and how long a lockout lasts.
     pub window: Duration,
@@ -53,7 +61,8 @@ pub struct ThrottlePolicy {
 impl Default for ThrottlePolicy {
     fn default() -> Self {
         Self {
-            per_account: 5,
+            per_account_and_ip: 5,
+            per_account: 100,
             per_ip: 30,
             window: Duration::from_secs(15 * 60),
         }

@@ -1,13 +1,18 @@
 //! Local accounts declared in the configuration file (`[[users]]`), brought in line
 //! at every start: created when missing, password set when it changed, added to
 //! their groups. Nothing is removed: deleting an account is an admin's decision,
-//! not a side effect of editing a file.
+//! not a side effect of editing a file. Every change is audited with the actor
+//! [`ACTOR`] in the same transaction as the change; what is already in line
+//! writes nothing.
 
 use usher_core::ports::{Credentials, Directory};
-use usher_core::{Email, NewGroup, NewUser, Result, User};
+use usher_core::{Email, GroupChange, NewGroup, NewUser, Result, User};
 use usher_web::PasswordHasher;
 
 use crate::config::{PasswordSource, UserConfig};
+
+/// Who the audit log names for changes made from the configuration file.
+pub const ACTOR: &str = "config";
 
 /// Applies every `[[users]]` entry.
 pub async fn sync(
@@ -20,7 +25,7 @@ pub async fn sync(
         let user = match directory.find_user_by_username(&declared.username).await? {
             Some(user) => user,
             None => {
-                let user = directory.create_user(new_user(declared)).await?;
+                let user = directory.provision_user(new_user(declared), ACTOR).await?;
                 tracing::info!(username = %user.username, "created local account from configuration");
                 user
             }
@@ -30,15 +35,23 @@ pub async fn sync(
             .map_err(|e| usher_core::Error::Invalid(e.to_string()))?;
         set_password(&user, source, credentials, hasher).await?;
         for name in &declared.groups {
-            let group = match directory.find_group_by_name(name).await? {
-                Some(group) => group,
+            match directory.find_group_by_name(name).await? {
+                Some(group) => {
+                    // Audited only when the user was not a member yet.
+                    let change = GroupChange {
+                        add: vec![user.id],
+                        ..GroupChange::default()
+                    };
+                    directory
+                        .change_group(group.id, change, None, ACTOR)
+                        .await?;
+                }
                 None => {
                     directory
-                        .create_group(NewGroup::named(name.clone()))
-                        .await?
+                        .provision_group(NewGroup::named(name.clone()), &[user.id], ACTOR)
+                        .await?;
                 }
-            };
-            directory.add_member(group.id, user.id).await?;
+            }
         }
     }
     Ok(())
@@ -75,7 +88,7 @@ async fn set_password(
         Some(PasswordSource::Hash(hash)) => {
             if stored.as_deref() != Some(hash.expose()) {
                 credentials
-                    .set_password_hash(user.id, hash.expose())
+                    .set_password_hash_by(user.id, hash.expose(), ACTOR)
                     .await?;
             }
             Ok(())
@@ -87,7 +100,9 @@ async fn set_password(
                 return Ok(());
             }
             let hash = hasher.hash(password.expose()).await?;
-            credentials.set_password_hash(user.id, &hash).await
+            credentials
+                .set_password_hash_by(user.id, &hash, ACTOR)
+                .await
         }
     }
 }

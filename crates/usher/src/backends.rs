@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actix_web::http::Uri;
-use usher_core::ports::{EphemeralStore, KeyStore, SystemClock};
+use usher_core::ports::{Consents, EphemeralStore, KeyStore, RefreshTokens, SystemClock};
 use usher_core::{Error, Result};
 use usher_store::{
     Database, KeyRing, KeyRingPolicy, MasterKey, MemoryEphemeralStore, RedisEphemeralStore,
@@ -25,6 +25,11 @@ pub struct Backends {
     /// Signing keys (private parts sealed under the master key), shared by the key
     /// ring and every protocol front-end.
     pub keys: Arc<dyn KeyStore>,
+    /// Remembered consents: durable, in SQL (never the ephemeral store, which may
+    /// lose them and whose cap they would fill).
+    pub consents: Arc<dyn Consents>,
+    /// Refresh-token families: durable, in SQL, for the same reasons.
+    pub refresh_tokens: Arc<dyn RefreshTokens>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -60,7 +65,10 @@ pub async fn open(config: &Config, master: &MasterKey) -> Result<Backends> {
             "redis",
         ),
         None => (
-            Arc::new(MemoryEphemeralStore::new(config.ephemeral.max_entries)),
+            Arc::new(
+                MemoryEphemeralStore::new(config.ephemeral.max_entries)
+                    .with_max_bytes(config.ephemeral.max_bytes),
+            ),
             "memory",
         ),
     };
@@ -69,11 +77,14 @@ pub async fn open(config: &Config, master: &MasterKey) -> Result<Backends> {
     if !generated.is_empty() {
         tracing::info!(keys = ?generated, "generated signing keys");
     }
+    let grants = Arc::new(database.store());
     Ok(Backends {
         database,
         ephemeral,
         ephemeral_kind,
         keys,
+        consents: grants.clone(),
+        refresh_tokens: grants,
     })
 }
 

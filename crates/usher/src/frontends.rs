@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use actix_web::web;
 use usher_core::jit::Provisioner;
 use usher_core::ports::{Clock, LogoutListener, ScimClients, SystemClock};
-use usher_core::{Interactions, SessionPolicy, Sessions};
+use usher_core::{Interactions, PendingBudget, SessionPolicy, Sessions};
 use usher_oidc::upstream::{RpDeps, RpSettings, RpState};
 use usher_oidc::{OidcDeps, OidcSettings, OidcState};
 use usher_saml::{SamlDeps, SamlSettings, SamlSpDeps, SamlSpState, SamlState};
@@ -59,13 +59,29 @@ impl Frontends {
 
         let sessions = Sessions::new(
             backends.ephemeral.clone(),
+            backends.refresh_tokens.clone(),
             clock.clone(),
             SessionPolicy {
                 idle_timeout: config.sessions.idle_timeout,
                 absolute_timeout: config.sessions.absolute_timeout,
             },
         );
-        let interactions = Interactions::new(backends.ephemeral.clone());
+        let interactions = Interactions::new(
+            backends.ephemeral.clone(),
+            backends.consents.clone(),
+            clock.clone(),
+        );
+        // One budget for every front-end: an address's sign-ins through the OP, the
+        // IdP and the upstreams all count toward the same limit.
+        let budget = PendingBudget::new(
+            backends.ephemeral.clone(),
+            clock.clone(),
+            config
+                .pending_sign_ins
+                .policy()
+                .map_err(|e| usher_core::Error::Invalid(e.to_string()))?,
+            config.server.trusted_proxies.clone(),
+        );
         let secure_cookies = config.server.public_url.starts_with("https://");
         let oidc = Arc::new(OidcState::new(
             OidcSettings {
@@ -84,9 +100,11 @@ impl Frontends {
                 directory: store.clone(),
                 keys: backends.keys.clone(),
                 ephemeral: backends.ephemeral.clone(),
+                refresh_tokens: backends.refresh_tokens.clone(),
                 sessions: sessions.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
+                budget: budget.clone(),
             },
         ));
         let backchannel: Arc<dyn LogoutListener> =
@@ -115,6 +133,7 @@ impl Frontends {
                 interactions: interactions.clone(),
                 clock: clock.clone(),
                 logout_listeners: vec![backchannel.clone()],
+                budget: budget.clone(),
             },
         ));
         let profiles = crate::config::upstream_profiles(&config.upstreams)
@@ -130,6 +149,7 @@ impl Frontends {
                 ephemeral: backends.ephemeral.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
+                budget: budget.clone(),
             },
         ));
         let (mut saml_upstreams, saml_declarations) =
@@ -146,6 +166,7 @@ impl Frontends {
                 ephemeral: backends.ephemeral.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
+                budget,
             },
         ));
         let federation = Federation {
@@ -162,6 +183,14 @@ impl Frontends {
                 .put_config_scim_client(&name, &usher_core::random::digest(token.expose()))
                 .await?;
         }
+        let known: Vec<String> = store
+            .scim_clients()
+            .await?
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        crate::config::check_scim_clients(&federation.upstreams, &known)
+            .map_err(|e| usher_core::Error::Invalid(e.to_string()))?;
         let scim = Arc::new(usher_scim::ScimState::new(
             usher_scim::ScimSettings {
                 base_url: format!(
@@ -187,6 +216,7 @@ impl Frontends {
                 secure_cookies,
                 trusted_proxies: config.server.trusted_proxies.clone(),
                 throttle: ThrottlePolicy {
+                    per_account_and_ip: config.login_throttle.per_account_and_ip,
                     per_account: config.login_throttle.per_account,
                     per_ip: config.login_throttle.per_ip,
                     window: config.login_throttle.window,
@@ -205,7 +235,13 @@ impl Frontends {
             },
         )
         .with_federation(federation);
-        let _ = self.oidc.set(oidc);
+        if self.oidc.set(oidc).is_ok() {
+            crate::purge::spawn(
+                backends.consents.clone(),
+                backends.refresh_tokens.clone(),
+                Arc::new(SystemClock),
+            );
+        }
         if self.saml.set(saml.clone()).is_ok() {
             metadata_refresh::spawn(saml, metadata_client.clone(), declarations);
         }

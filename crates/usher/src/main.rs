@@ -10,6 +10,7 @@ mod frontends;
 mod logging;
 mod master_key;
 mod metadata_refresh;
+mod purge;
 mod server;
 
 use std::process::ExitCode;

@@ -1,7 +1,9 @@
 //! Bad configuration: every mistake exits non-zero naming the file, the key and
 //! what is expected; secrets never appear in output.
 
-use crate::support::{Scratch, run, stderr, stdout, usher};
+use std::time::Duration;
+
+use crate::support::{Scratch, Server, run, stderr, stdout, usher};
 
 fn check(dir: &Scratch, toml: &str) -> std::process::Output {
     let file = dir.write("usher.toml", toml);
@@ -57,6 +59,38 @@ fn a_bad_value_names_its_key_and_what_is_expected() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn ephemeral_and_pending_budget_mistakes_name_the_key() {
+    let dir = Scratch::new();
+    for (toml, key) in [
+        (
+            "[pending_sign_ins]\nper_ip = 0\n",
+            "pending_sign_ins.per_ip",
+        ),
+        (
+            "[pending_sign_ins]\nwindow = \"0s\"\n",
+            "pending_sign_ins.window",
+        ),
+        (
+            "[pending_sign_ins]\nwindow = \"soon\"\n",
+            "pending_sign_ins.window",
+        ),
+        ("[ephemeral]\nmax_bytes = 1000\n", "ephemeral.max_bytes"),
+    ] {
+        let out = check(&dir, toml);
+        assert!(!out.status.success(), "{toml}");
+        assert!(stderr(&out).contains(key), "{toml}: {}", stderr(&out));
+    }
+    let out = check(
+        &dir,
+        "[pending_sign_ins]\nper_ip = 500\nwindow = \"5m\"\n\n[ephemeral]\nmax_bytes = 1073741824\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(printed["pending_sign_ins"]["per_ip"], 500);
+    assert_eq!(printed["ephemeral"]["max_bytes"], 1_073_741_824u64);
 }
 
 #[test]
@@ -397,4 +431,130 @@ fn a_metadata_url_is_not_fetched_by_check_config() {
         "{}",
         stdout(&out)
     );
+}
+
+/// RFC 9700 §2.1, RFC 8252 §7.3: a code sent to a plain-http redirect URI on
+/// another host crosses the network in clear text.
+#[test]
+fn plain_http_client_uris_are_refused_except_on_loopback() {
+    let dir = Scratch::new();
+    let secret = "client_secret = \"0123456789abcdef0123456789abcdef\"";
+    let cases = [
+        (
+            "redirect_uris = [\"https://app.example.com/ok\", \"http://app.example.com/cb\"]",
+            "oidc.clients[0].redirect_uris[1]",
+        ),
+        (
+            "redirect_uris = [\"https://app.example.com/cb\"]\npost_logout_redirect_uris = [\"http://app.example.com/\"]",
+            "oidc.clients[0].post_logout_redirect_uris[0]",
+        ),
+        (
+            "redirect_uris = [\"https://app.example.com/cb\"]\nbackchannel_logout_uri = \"http://app.example.com/bcl\"",
+            "oidc.clients[0].backchannel_logout_uri",
+        ),
+    ];
+    for (body, key) in cases {
+        let out = check(
+            &dir,
+            &format!("[[oidc.clients]]\nclient_id = \"app\"\n{secret}\n{body}\n"),
+        );
+        assert!(!out.status.success(), "accepted: {body}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(key) && err.contains("use https") && err.contains("development = true"),
+            "{body}\n=> {err}"
+        );
+    }
+
+    let loopback = "redirect_uris = [\"http://127.0.0.1:9000/cb\", \"http://[::1]:9000/cb\", \
+                    \"http://localhost:9000/cb\"]\npost_logout_redirect_uris = [\"http://127.0.0.1:9000/\"]\n\
+                    backchannel_logout_uri = \"http://127.0.0.1:9000/bcl\"";
+    let out = check(
+        &dir,
+        &format!("[[oidc.clients]]\nclient_id = \"app\"\n{secret}\n{loopback}\n"),
+    );
+    assert!(out.status.success(), "loopback refused: {}", stderr(&out));
+
+    let development = "development = true\nredirect_uris = [\"http://app.test.internal/cb\"]\n\
+                       post_logout_redirect_uris = [\"http://app.test.internal/\"]";
+    let out = check(
+        &dir,
+        &format!("[[oidc.clients]]\nclient_id = \"app\"\n{secret}\n{development}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "development client refused: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_account_wide_throttle_below_the_per_address_one_is_refused() {
+    let dir = Scratch::new();
+    let out = check(
+        &dir,
+        "[login_throttle]\nper_account_and_ip = 5\nper_account = 3\n",
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("login_throttle.per_account") && err.contains("per_account_and_ip"),
+        "{err}"
+    );
+    let out = check(&dir, "[login_throttle]\nper_account_and_ip = 3\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(printed["login_throttle"]["per_account"], 100);
+}
+
+/// `link_by_external_id` must say which SCIM client's users it may link (issue 10,
+/// item 3: otherwise any upstream asserting a pushed user's externalId, which is
+/// no secret, takes the account over). The bare string of earlier versions is
+/// refused by check-config with what to write; a name no SCIM client has stops
+/// `usher serve` at start; a client made with `usher scim-tokens create` counts.
+#[tokio::test]
+async fn link_by_external_id_must_name_a_known_scim_client() {
+    let dir = Scratch::new();
+    let upstream = |link: &str| {
+        format!(
+            "[[upstreams]]\nid = \"corp\"\nkind = \"oidc\"\n[upstreams.oidc]\n\
+             issuer = \"https://login.example.com\"\nclient_id = \"usher\"\n\
+             client_secret = \"s3cret\"\n[upstreams.jit]\nlink_by_external_id = {link}\n"
+        )
+    };
+    let out = check(&dir, &upstream(r#""{oid}""#));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("upstreams[0].jit.link_by_external_id")
+            && err.contains(r#"link_by_external_id = { claim = "{oid}", scim_client = "NAME" }"#),
+        "{err}"
+    );
+
+    let scoped = upstream(r#"{ claim = "{oid}", scim_client = "entra" }"#);
+    let out = check(&dir, &scoped);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = dir.write("usher.toml", &scoped);
+    let mut cmd = usher(&dir.0);
+    cmd.arg("--config").arg(&config);
+    let (ok, log) = Server::spawn(cmd).wait_exit(Duration::from_secs(30));
+    assert!(!ok, "started with an unknown SCIM client: {log}");
+    assert!(
+        log.contains("upstreams[0].jit.link_by_external_id.scim_client")
+            && log.contains("usher scim-tokens create entra"),
+        "{log}"
+    );
+
+    let out =
+        run(usher(&dir.0)
+            .arg("--config")
+            .arg(&config)
+            .args(["scim-tokens", "create", "entra"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut cmd = usher(&dir.0);
+    cmd.arg("--config").arg(&config);
+    let mut server = Server::spawn(cmd);
+    server.wait_ready().await;
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log}");
 }

@@ -249,3 +249,133 @@ async fn samlify_upstream_openid_client_downstream_jit_end_to_end() {
         "{rows:?}"
     );
 }
+
+/// usher with one SAML upstream that also accepts IdP-initiated sign-ins, in
+/// front of samlify; returns what keeps them running.
+async fn csrf_setup(peers: &Path, dir: &Scratch) -> (Server, SamlIdp, String, String) {
+    let (usher_port, idp_port) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{usher_port}");
+    let idp_url = format!("http://127.0.0.1:{idp_port}");
+    let accounts_file = dir.write("accounts.json", &accounts());
+    let idp = start_idp(peers, idp_port, dir, &accounts_file, &base);
+    let config = app_client()
+        + &format!(
+            r#"
+[[upstreams]]
+id = "corp-saml"
+kind = "saml"
+display_name = "Corp SAML"
+[upstreams.saml]
+metadata_url = "{idp_url}/metadata"
+allow_idp_initiated = true
+[upstreams.jit.mapping]
+username = "{{uid|first|lower}}"
+"#
+        );
+    let config_file = dir.write("usher.toml", &config);
+    let mut cmd = usher(&dir.0);
+    cmd.arg("--config").arg(&config_file);
+    let mut server = Server::spawn_on(cmd, usher_port);
+    server.wait_ready().await;
+    (server, idp, base, idp_url)
+}
+
+/// Login CSRF through the hand-off (issue 10, item 1), a SAML upstream,
+/// SP-initiated: the attacker signs in at the IdP, posts to the ACS, and stops
+/// before `/login/federated?t=ID`; the victim's browser opening that URL is
+/// refused and nobody is signed in; the hand-off still works in the browser
+/// that posted the assertion.
+#[tokio::test]
+async fn saml_sp_initiated_login_csrf_handoff_url_opened_in_another_browser_is_refused() {
+    let Some(peers) = peers(&["openid-client", "samlify", "@authenio/samlify-node-xmllint"]) else {
+        return;
+    };
+    let dir = Scratch::new();
+    let (server, _idp, base, _) = csrf_setup(&peers, &dir).await;
+    let results = drive(
+        &peers,
+        &base,
+        json!([
+            { "name": "attacker", "login": "alice", "idp_hint": "corp-saml", "stop_at_handoff": true },
+            { "name": "victim", "open_handoff_of": "attacker" },
+            { "name": "attacker-resumes", "resume": "attacker" },
+        ]),
+    )
+    .await;
+    let attacker = by_name(&results, "attacker");
+    assert!(
+        attacker["handoff"]
+            .as_str()
+            .is_some_and(|u| u.contains("/login/federated?t=")),
+        "{attacker}"
+    );
+    let victim = by_name(&results, "victim");
+    assert_eq!(victim["ok"], false, "{victim}");
+    assert_eq!(victim["status"], 403, "{victim}");
+    assert_eq!(victim["session"], false, "{victim}");
+    assert!(
+        victim["page"]
+            .as_str()
+            .is_some_and(|p| p.contains("another browser")),
+        "{victim}"
+    );
+    // Not burnt by the refusal: the browser that posted the assertion finishes
+    // at the app.
+    let resumed = by_name(&results, "attacker-resumes");
+    assert_eq!(resumed["ok"], true, "{resumed}");
+    assert_eq!(
+        resumed["userinfo"]["preferred_username"], "alice",
+        "{resumed}"
+    );
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("another browser"),
+        "the refusal is logged: {log}"
+    );
+}
+
+/// The same through an IdP-initiated sign-in: anyone can post an unsolicited
+/// assertion to the ACS (docs/federation.md), but the `/login/federated` URL it
+/// yields signs in only the browser that posted it.
+#[tokio::test]
+async fn saml_idp_initiated_login_csrf_handoff_url_opened_in_another_browser_is_refused() {
+    let Some(peers) = peers(&["openid-client", "samlify", "@authenio/samlify-node-xmllint"]) else {
+        return;
+    };
+    let dir = Scratch::new();
+    let (server, _idp, base, idp_url) = csrf_setup(&peers, &dir).await;
+    let initiate = format!("{idp_url}/initiate?login=alice&upstream=corp-saml");
+    let results = drive(
+        &peers,
+        &base,
+        json!([
+            { "name": "attacker", "start": initiate, "stop_at_handoff": true },
+            { "name": "victim", "open_handoff_of": "attacker" },
+            { "name": "attacker-resumes", "resume": "attacker" },
+        ]),
+    )
+    .await;
+    let attacker = by_name(&results, "attacker");
+    assert!(
+        attacker["handoff"]
+            .as_str()
+            .is_some_and(|u| u.contains("/login/federated?t=")),
+        "{attacker}"
+    );
+    let victim = by_name(&results, "victim");
+    assert_eq!(victim["status"], 403, "{victim}");
+    assert_eq!(victim["session"], false, "{victim}");
+    assert!(
+        victim["page"]
+            .as_str()
+            .is_some_and(|p| p.contains("another browser")),
+        "{victim}"
+    );
+    // The posting browser lands signed in on usher's home page.
+    let resumed = by_name(&results, "attacker-resumes");
+    assert_eq!(resumed["session"], true, "{resumed}");
+    assert_eq!(resumed["path"], "/", "{resumed}");
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log}");
+}

@@ -187,3 +187,57 @@ fn users_are_created_and_given_passwords_from_the_command_line() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no user named"), "{}", stderr(&out));
 }
+
+/// RFC 9700 §2.1: an app registered with `http://` on a remote host would receive
+/// its authorization codes in clear text. `usher serve` refuses to start with such
+/// a client (before, it served `/oidc/authorize` for it); a client marked
+/// `development = true` starts, with a warning.
+#[tokio::test]
+async fn authorization_code_to_plain_http_redirect_uri_on_remote_host_is_refused() {
+    let dir = Scratch::new();
+    let client = "[[oidc.clients]]\nclient_id = \"wiki\"\n\
+                  client_secret = \"wiki-secret-0123456789abcdefghijklmnop\"\n\
+                  redirect_uris = [\"http://wiki.example.com/cb\"]\n";
+    let config = dir.write("usher.toml", client);
+    let mut cmd = usher(&dir.0);
+    cmd.arg("--config").arg(&config);
+    let server = Server::spawn(cmd);
+    let authorize = "/oidc/authorize?response_type=code&client_id=wiki&scope=openid\
+                     &redirect_uri=http%3A%2F%2Fwiki.example.com%2Fcb&state=s";
+    let refused_url = server.url(authorize);
+    let (ok, log) = server.wait_exit(Duration::from_secs(30));
+    assert!(!ok, "usher served a plain-http remote redirect URI");
+    assert!(
+        log.contains("oidc.clients[0].redirect_uris[0]") && log.contains("use https"),
+        "{log}"
+    );
+    assert!(
+        reqwest::get(&refused_url).await.is_err(),
+        "nothing may answer for that client"
+    );
+
+    let config = dir.write("usher.toml", &format!("{client}development = true\n"));
+    let mut cmd = usher(&dir.0);
+    cmd.arg("--config").arg(&config);
+    let mut server = Server::start(cmd).await;
+    server.wait_ready().await;
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(server.url(authorize))
+        .send()
+        .await
+        .expect("authorize answers");
+    assert!(
+        res.status().is_redirection() || res.status().is_success(),
+        "{}",
+        res.status()
+    );
+    let (ok, log) = server.terminate();
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("development = true") && log.contains("wiki"),
+        "{log}"
+    );
+}

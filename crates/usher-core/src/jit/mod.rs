@@ -23,7 +23,7 @@ mod report;
 mod template;
 
 pub use decide::{Denial, Known, Plan, PlanAction, decide};
-pub use policy::{GroupMapping, JitPolicy, Mapping, SyncMode};
+pub use policy::{ExternalIdLink, GroupMapping, JitPolicy, Mapping, SyncMode};
 pub use provisioner::{Provisioned, Provisioner};
 pub use report::{JitOutcome, NewReportEntry, ReportEntry, ReportQuery};
 pub use template::{Template, TemplateError, Value as MappedValue};

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use ipnet::IpNet;
 
 use super::template::Template;
+use crate::ports::ScimClient;
+use crate::{Result, User};
 
 /// What later sign-ins do to an existing user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,16 +93,61 @@ pub struct JitPolicy {
     pub link_by_verified_email: bool,
     /// The domains this upstream is trusted for: its home-realm domains.
     pub trusted_domains: Vec<String>,
-    /// Link a new upstream identity to the user whose `externalId` (given by a
-    /// provisioning source such as SCIM from Entra ID or Okta) equals this
-    /// template's value, e.g. `{oid}` for Entra ID's object id. `None`: off.
-    pub link_by_external_id: Option<Template>,
+    /// Link a new upstream identity to the user one named SCIM client pushed
+    /// with the `externalId` the identity carries (e.g. Entra ID's `{oid}`).
+    /// `None`: off.
+    pub link_by_external_id: Option<ExternalIdLink>,
     /// `import` or `force`.
     pub sync: SyncMode,
     /// Field templates.
     pub mapping: Mapping,
     /// Group mapping.
     pub groups: GroupMapping,
+}
+
+/// `link_by_external_id`: which claim of the upstream identity holds the id, and
+/// which SCIM client's users it may link to.
+///
+/// Scoped to one provisioning source because an `externalId` is not a secret (an
+/// Entra ID object id appears in tokens, Graph responses and admin screens): an
+/// upstream allowed to link to a user *any* SCIM client pushed would let a
+/// partner's IdP asserting a corporate user's object id take over that account.
+/// The rule is: the upstream whose directory pushed the user (e.g. `entra`) links
+/// to that directory's users only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalIdLink {
+    claim: Template,
+    scim_client: String,
+}
+
+impl ExternalIdLink {
+    /// Links through `claim` to users SCIM client `scim_client` pushed. The name
+    /// follows [`ScimClient::check_name`]; whether such a client exists is for
+    /// whoever knows the clients to check.
+    pub fn new(claim: Template, scim_client: &str) -> Result<Self> {
+        ScimClient::check_name(scim_client)?;
+        Ok(Self {
+            claim,
+            scim_client: scim_client.to_owned(),
+        })
+    }
+
+    /// The template whose value is the `externalId` to look for.
+    pub fn claim(&self) -> &Template {
+        &self.claim
+    }
+
+    /// The SCIM client whose users may be linked.
+    pub fn scim_client(&self) -> &str {
+        &self.scim_client
+    }
+
+    /// True when `user` is one this rule may link to: pushed by its SCIM client
+    /// (not by another one, and not a local or JIT-made account that happens to
+    /// carry the id).
+    pub fn may_link(&self, user: &User) -> bool {
+        user.provisioned_by.as_deref() == Some(self.scim_client.as_str())
+    }
 }
 
 impl Default for JitPolicy {

@@ -88,20 +88,23 @@ impl Provisioner {
             .find_user_by_link(&identity.upstream, &identity.subject)
             .await?;
         let by_external_id = match (&linked, &policy.link_by_external_id) {
-            (None, Some(template)) => match template.eval_one(&identity.attributes) {
-                Some(id) if !id.trim().is_empty() => {
-                    self.directory.find_user_by_external_id(id.trim()).await?
-                }
+            (None, Some(rule)) => match rule.claim().eval_one(&identity.attributes) {
+                Some(id) if !id.trim().is_empty() => self
+                    .directory
+                    .find_user_by_external_id(id.trim())
+                    .await?
+                    .filter(|user| rule.may_link(user)),
                 _ => None,
             },
             _ => None,
         };
-        // Only a user a provisioning source pushed (not a local or JIT-made
-        // account that happens to carry the id), and not one another identity of
-        // this upstream already signs in as: a second upstream account presenting
-        // the same id must not take the first one's place.
+        // Only a user the rule's own SCIM client pushed (another client's user
+        // is not this upstream's to claim: an externalId is no secret, issue 10),
+        // and not one another identity of this upstream already signs in as: a
+        // second upstream account presenting the same id must not take the first
+        // one's place.
         let by_external_id = match by_external_id {
-            Some(user) if user.provisioned_by.is_some() => {
+            Some(user) => {
                 let links = self.directory.links_of(user.id).await?;
                 (!links.iter().any(|l| l.upstream == identity.upstream)).then_some(user)
             }

@@ -275,7 +275,8 @@ fn a_user_provisioned_by_scim_is_linked_by_external_id_not_duplicated() {
         ..Known::default()
     };
     let mut p = policy();
-    p.link_by_external_id = Some(Template::parse("{oid}").expect("t"));
+    p.link_by_external_id =
+        Some(ExternalIdLink::new(Template::parse("{oid}").expect("t"), "entra").expect("rule"));
     p.create = false;
     let plan = decide(&p, &alice(), None, &known).expect("linked");
     assert!(matches!(plan.action, PlanAction::Link { user, .. } if user == provisioned.id));
@@ -288,6 +289,27 @@ fn a_user_provisioned_by_scim_is_linked_by_external_id_not_duplicated() {
         decide(&p, &alice(), None, &gone).expect_err("denied").code,
         "deactivated"
     );
+}
+
+#[test]
+fn link_by_external_id_links_only_users_its_scim_client_pushed() {
+    let rule = ExternalIdLink::new(Template::parse("{oid}").expect("t"), "entra").expect("rule");
+    assert_eq!(rule.scim_client(), "entra");
+    let mut u = user("alice", "alice@example.com", true);
+    u.external_id = Some("00000000-0000-0000-0000-00000000a11c".into());
+    u.provisioned_by = Some("entra".into());
+    assert!(rule.may_link(&u));
+    // Pushed by another SCIM client (a partner's), or not pushed at all.
+    u.provisioned_by = Some("partner-scim".into());
+    assert!(!rule.may_link(&u));
+    u.provisioned_by = None;
+    assert!(!rule.may_link(&u));
+    for bad in ["", "two words", "entra/prod", &"x".repeat(65)] {
+        assert!(
+            ExternalIdLink::new(Template::parse("{oid}").expect("t"), bad).is_err(),
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]

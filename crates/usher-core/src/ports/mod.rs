@@ -5,24 +5,28 @@
 
 mod audit;
 mod clock;
+mod consents;
 mod credentials;
 mod directory;
 mod ephemeral;
 mod keys;
 mod logout;
 mod outbox;
+mod refresh_tokens;
 mod registry;
 mod report;
 mod scim_clients;
 
 pub use audit::AuditLog;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use consents::{Consent, Consents};
 pub use credentials::Credentials;
 pub use directory::{Directory, Provision};
 pub use ephemeral::EphemeralStore;
 pub use keys::{KeyAlgorithm, KeyStatus, KeyStore, SigningKey};
 pub use logout::LogoutListener;
 pub use outbox::Outbox;
+pub use refresh_tokens::{RefreshFamily, RefreshGrant, RefreshTokens, Rotation};
 pub use registry::Registry;
 pub use report::ProvisioningReport;
 pub use scim_clients::{ScimClient, ScimClients};

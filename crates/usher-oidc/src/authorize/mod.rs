@@ -7,7 +7,9 @@
 //! parked in the ephemeral store (`authz:{id}`, 15 minutes), the browser goes to
 //! `/login` or `/consent` (pages of `usher-web`), and comes back to
 //! `/oidc/authorize/resume?id=...`, which takes the parked request (single use)
-//! and decides again.
+//! and decides again. Parking for a browser without a session first takes a token
+//! from the per-address pending budget (`crate::budget`): an address that started
+//! too many sign-ins gets a 429 page, never a redirect.
 
 pub(crate) mod hint;
 pub(crate) mod page;
@@ -19,10 +21,11 @@ use std::sync::{Arc, OnceLock};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use usher_core::{
-    ConsentDecision, ConsentRequest, INTERACTION_TTL, LoginRequest, Participant, SsoSession,
-    random, session_cookie_name, stash,
+    ConsentDecision, ConsentRequest, INTERACTION_TTL, LoginRequest, Participant, RequestOrigin,
+    SsoSession, random, session_cookie_name, stash,
 };
 
+use crate::budget;
 use crate::client::Client;
 use crate::grant::{self, AuthorizationCode};
 use crate::state::OidcState;
@@ -107,7 +110,7 @@ async fn authorize(req: HttpRequest, body: Option<web::Payload>, data: StateData
             Err(e) => return internal_error("checking an id_token_hint failed", &e),
         }
     }
-    decide(&state, pending, session).await
+    decide(&state, pending, session, &budget::origin(&req)).await
 }
 
 /// `GET /oidc/authorize/resume?id=...`: back from the login or consent page.
@@ -138,7 +141,7 @@ pub(crate) async fn resume(req: HttpRequest, data: StateData) -> HttpResponse {
         Ok(s) => s,
         Err(e) => return internal_error("reading the SSO session failed", &e),
     };
-    decide(&state, pending, session).await
+    decide(&state, pending, session, &budget::origin(&req)).await
 }
 
 /// The live SSO session named by the request's cookie.
@@ -189,11 +192,13 @@ impl PendingAuthorization {
     }
 }
 
-/// Decides a validated request: sign-in, consent, or a code.
+/// Decides a validated request: sign-in, consent, or a code. `origin` is where
+/// the request came from, for the pending budget.
 async fn decide(
     state: &OidcState,
     mut pending: PendingAuthorization,
     session: Option<SsoSession>,
+    origin: &RequestOrigin,
 ) -> HttpResponse {
     let Some(client) = state.client(&pending.client_id) else {
         return page::bad_request(
@@ -217,7 +222,7 @@ async fn decide(
                 "the session belongs to another user than id_token_hint",
             );
         }
-        return to_login(state, client, pending, session.as_ref(), now).await;
+        return to_login(state, client, pending, session.as_ref(), now, origin).await;
     }
     let session = match session {
         Some(s) if !needs_login(&pending, &s, now) => s,
@@ -225,7 +230,7 @@ async fn decide(
             if pending.prompt.none {
                 return redirect_error(state, &pending, "login_required", "the user must sign in");
             }
-            return to_login(state, client, pending, stale.as_ref(), now).await;
+            return to_login(state, client, pending, stale.as_ref(), now, origin).await;
         }
     };
     // A deactivated (or deleted) user gets nothing, whatever their session says.
@@ -282,7 +287,18 @@ async fn to_login(
     mut pending: PendingAuthorization,
     session: Option<&SsoSession>,
     now: i64,
+    origin: &RequestOrigin,
 ) -> HttpResponse {
+    // Issue 10, defect 4: anyone can make usher park a request and a login
+    // ticket for 15 minutes, so a browser without a session pays for them from
+    // its address's budget first. The client and redirect_uri are validated by
+    // now, but the refusal is still a page: it is the person's network that must
+    // wait, not the app's request that is wrong (docs/oidc.md).
+    if session.is_none()
+        && let Err(refused) = budget::spend(&state.deps.budget, origin, "sign-ins").await
+    {
+        return refused;
+    }
     let force_login = session.is_some();
     pending.reauth = Some(Reauth {
         since: now,

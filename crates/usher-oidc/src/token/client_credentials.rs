@@ -39,7 +39,7 @@ pub async fn exchange(
         refresh_scopes: Vec::new(),
         nonce: None,
         jti: None,
-        family: None,
+        refresh: None,
     };
     Ok(issue::respond(state, grant).await?)
 }

@@ -12,7 +12,7 @@ use crate::form::Form;
 use crate::grant::{self, Redemption};
 use crate::state::OidcState;
 
-use super::issue::{self, Grant};
+use super::issue::{self, Grant, RefreshIssue};
 use super::user::active_user;
 
 /// RFC 7636 §4.1: 43 to 128 characters of `[A-Z] [a-z] [0-9] - . _ ~`.
@@ -112,7 +112,9 @@ pub async fn exchange(
         refresh_scopes: record.scopes.clone(),
         nonce: record.nonce.clone(),
         jti: Some(redeemed.issue.access_jti.clone()),
-        family: Some(redeemed.issue.family.clone()),
+        refresh: Some(RefreshIssue::Start {
+            family: redeemed.issue.family.clone(),
+        }),
     };
     Ok(issue::respond(state, grant).await?)
 }

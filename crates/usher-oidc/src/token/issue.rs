@@ -30,8 +30,25 @@ pub struct Grant<'a> {
     pub nonce: Option<String>,
     /// The access token's `jti` (chosen at code redemption, so a reuse can revoke it).
     pub jti: Option<String>,
-    /// The refresh-token family, when a refresh token may be issued.
-    pub family: Option<String>,
+    /// The refresh token to hand out, when one may be issued.
+    pub refresh: Option<RefreshIssue>,
+}
+
+/// Which refresh token a grant hands out.
+#[derive(Debug)]
+pub enum RefreshIssue {
+    /// A code redemption: start this family (if the client gets refresh tokens).
+    Start {
+        /// The family id chosen at redemption.
+        family: String,
+    },
+    /// A refresh: the presented token's successor, already current in its family.
+    Rotated {
+        /// The family.
+        family: String,
+        /// The successor token.
+        token: String,
+    },
 }
 
 /// True when the client gets a refresh token: it has the grant and
@@ -93,22 +110,30 @@ pub async fn respond(state: &OidcState, g: Grant<'_>) -> Result<HttpResponse> {
             let id_token = claims::sign(state, alg, TYP_ID_TOKEN, &id_claims).await?;
             body.insert("id_token".into(), json!(id_token));
         }
-        if let Some(family) = &g.family
+        if let Some(refresh) = g.refresh
             && wants_refresh(g.client, &g.refresh_scopes)
         {
-            let record = RefreshToken {
-                family: family.clone(),
-                client_id: g.client.client_id.clone(),
-                user_id: user.id,
-                sid: auth.sid.clone(),
-                scopes: g.refresh_scopes.clone(),
-                auth_time: auth.auth_time,
-                amr: auth.amr.clone(),
-                acr: auth.acr.clone(),
+            let token = match refresh {
+                RefreshIssue::Start { family } => {
+                    let record = RefreshToken {
+                        family: family.clone(),
+                        client_id: g.client.client_id.clone(),
+                        user_id: user.id,
+                        sid: auth.sid.clone(),
+                        scopes: g.refresh_scopes.clone(),
+                        auth_time: auth.auth_time,
+                        amr: auth.amr.clone(),
+                        acr: auth.acr.clone(),
+                    };
+                    grant::track_access_token(state, &family, &jti).await;
+                    grant::start_family(state, &record).await?
+                }
+                RefreshIssue::Rotated { family, token } => {
+                    grant::track_access_token(state, &family, &jti).await;
+                    token
+                }
             };
-            grant::track_access_token(state, family, &jti).await?;
-            let refresh = grant::issue_refresh_token(state, &record).await?;
-            body.insert("refresh_token".into(), json!(refresh));
+            body.insert("refresh_token".into(), json!(token));
         }
     }
     Ok(no_store(Value::Object(body)))

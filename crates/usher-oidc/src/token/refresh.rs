@@ -9,7 +9,7 @@ use crate::form::Form;
 use crate::grant::{self, RefreshUse};
 use crate::state::OidcState;
 
-use super::issue::{self, Grant};
+use super::issue::{self, Grant, RefreshIssue};
 use super::scope;
 use super::user::active_user;
 
@@ -23,13 +23,13 @@ pub async fn exchange(
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     // Checked before the token is consumed: a bad scope must not burn it.
-    if let Some(found) = grant::find_refresh_token(state, token).await?
+    if let Some((found, _)) = grant::find_refresh_token(state, token).await?
         && found.client_id == client.client_id
     {
         scope::narrow(&found.scopes, form.get("scope"))?;
     }
-    let record = match grant::use_refresh_token(state, token, &client.client_id).await? {
-        RefreshUse::Valid(r) => r,
+    let (record, next) = match grant::use_refresh_token(state, token, &client.client_id).await? {
+        RefreshUse::Valid { record, next } => (record, next),
         RefreshUse::Reused => {
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used; its grant is revoked",
@@ -57,7 +57,10 @@ pub async fn exchange(
         refresh_scopes: record.scopes.clone(),
         nonce: None,
         jti: None,
-        family: Some(record.family.clone()),
+        refresh: Some(RefreshIssue::Rotated {
+            family: record.family.clone(),
+            token: next,
+        }),
     };
     Ok(issue::respond(state, grant).await?)
 }

@@ -1,6 +1,7 @@
 //! `GET /federation/{id}/oidc/callback`: the upstream's answer, checked in order:
 //! state (known, unused, this browser's, this upstream's), RFC 9207 `iss`, error,
-//! code exchange with PKCE, id_token, userinfo. Then the hand-off.
+//! code exchange with PKCE, id_token, userinfo. Then the hand-off, bound to this
+//! browser's binding cookie.
 
 use actix_web::error::{InternalError, QueryPayloadError};
 use actix_web::http::{StatusCode, header};
@@ -12,7 +13,9 @@ use openidconnect::{
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use usher_core::{ExternalIdentity, FederatedLogin, UpstreamKind, UpstreamSession, random};
+use usher_core::{
+    BrowserBinding, ExternalIdentity, FederatedLogin, UpstreamKind, UpstreamSession, random,
+};
 
 use super::client_auth::{JWT_BEARER, assertion};
 use super::config::UpstreamClientAuth;
@@ -209,9 +212,17 @@ async fn finish(
         }
     }
     let identity = identity(id, subject, claims, raw_id_token)?;
+    // Login CSRF at the hand-off (issue 10): only the browser checked above may
+    // redeem `/login/federated?t=`, by the same binding cookie.
+    let browser = BrowserBinding::from_digest(
+        pending::cookie_name(state.settings.secure_cookies),
+        &pending.browser,
+    )
+    .map_err(|_| refuse("this browser sent no binding cookie"))?;
     let handoff = FederatedLogin {
         identity,
         login: pending.login,
+        browser,
     };
     let t = state
         .deps

@@ -30,7 +30,7 @@ mod page;
 mod pending;
 mod provider;
 mod routes;
-mod start;
+pub(crate) mod start;
 mod state;
 mod verify;
 

@@ -112,6 +112,14 @@ pub(crate) async fn start(
             "Go back and choose another way to sign in.",
         );
     }
+    // Issue 10, defect 4: anyone can start a federated sign-in, and each start
+    // parks a pending request for 10 minutes; the address pays for it first
+    // (a replayed `t` is charged too, or one ticket would start unlimited ones).
+    if let Err(refused) =
+        crate::budget::spend(&state.deps.budget, &crate::budget::origin(&req), "sign-ins").await
+    {
+        return refused;
+    }
     let metadata = match up.provider.metadata().await {
         Ok(m) => m,
         Err(e) => return upstream_failed(&id, name, &e.to_string()),

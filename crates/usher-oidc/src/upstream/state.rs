@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use actix_web::web;
-use usher_core::Interactions;
 use usher_core::ports::{Clock, EphemeralStore};
+use usher_core::{Interactions, PendingBudget};
 
 use super::config::OidcUpstream;
 use super::provider::Provider;
@@ -28,6 +28,8 @@ pub struct RpDeps {
     pub interactions: Interactions,
     /// Time (id_token `exp` and `iat`).
     pub clock: Arc<dyn Clock>,
+    /// Per-address budget for pending sign-ins (charged before one is parked).
+    pub budget: PendingBudget,
 }
 
 impl std::fmt::Debug for RpDeps {

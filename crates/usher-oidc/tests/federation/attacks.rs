@@ -141,6 +141,57 @@ async fn foreign_state_is_refused() {
     assert_eq!(op.token_requests.load(Ordering::SeqCst), 0);
 }
 
+/// Login CSRF through the hand-off (issue 10, item 1): the attacker completes
+/// their own upstream sign-in, stops before following the redirect to
+/// `/login/federated?t=ID`, and makes the victim open that URL. The victim must
+/// not be signed in as the attacker; the hand-off is left for the browser that
+/// completed the upstream flow, which can still finish.
+#[actix_web::test]
+async fn login_csrf_handoff_url_opened_in_another_browser_is_refused() {
+    let op = UpstreamOp::start().await;
+    let usher = Usher::start(vec![Up::new("corp", &op)]).await;
+    let mut attacker = Browser::new();
+    let callback = attacker.reach_callback(&usher, "corp").await;
+    let handoff = attacker.get(&callback).await;
+    assert_eq!(handoff.status, 303, "{handoff:?}");
+    let url = format!("{}{}", usher.base, handoff.location.expect("to the page"));
+    assert!(url.contains("/login/federated?t="), "{url}");
+
+    // A victim with no cookies at all, then one with an RP binding cookie of its
+    // own (it started a sign-in of its own earlier).
+    let mut victim = Browser::new();
+    let page = victim.get(&url).await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(page.body.contains("another browser"), "{}", page.body);
+    assert!(!victim.cookies.contains_key(usher_core::SESSION_COOKIE));
+    let mut other = Browser::new();
+    let _ = other.reach_callback(&usher, "corp").await;
+    let page = other.get(&url).await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(!other.cookies.contains_key(usher_core::SESSION_COOKIE));
+    assert_eq!(usher.user_count().await, 0, "nobody was signed in");
+    // Audited as a failed sign-in, with the reason.
+    let now = time::OffsetDateTime::now_utc();
+    let refusals = usher_core::ports::AuditLog::between(
+        &usher.store,
+        now - time::Duration::hours(1),
+        now + time::Duration::hours(1),
+        100,
+    )
+    .await
+    .expect("audit log")
+    .into_iter()
+    .filter(|e| e.action == "login.failure" && e.details["reason"] == "handoff_other_browser")
+    .count();
+    assert_eq!(refusals, 2);
+
+    // Not burnt by the refusals: the browser that signed in upstream finishes.
+    let page = attacker.get(&url).await;
+    assert!(signed_in(&page, &attacker), "{page:?}");
+    // And used once.
+    assert_eq!(attacker.get(&url).await.status, 400);
+}
+
 #[actix_web::test]
 async fn mix_up_between_two_upstreams_is_refused() {
     let op_a = UpstreamOp::start().await;
@@ -338,4 +389,66 @@ async fn an_upstream_that_is_down_slow_or_garbage_gets_an_error_page_not_a_500()
         assert!(started.elapsed() < Duration::from_secs(6), "{id}");
     }
     assert_eq!(usher.user_count().await, 0);
+}
+
+/// Account takeover through `link_by_external_id` (issue 10, item 3): Entra ID
+/// pushed alice by SCIM with her object id as `externalId`; a partner's IdP, also
+/// set to link by external id, asserts that object id (not a secret) for its own
+/// user. The partner is scoped to its own SCIM client, so it must not get alice;
+/// the corporate upstream, scoped to `entra`, links to her.
+#[actix_web::test]
+async fn partner_upstream_asserting_the_object_id_of_a_user_another_scim_client_pushed_does_not_link()
+ {
+    use usher_core::jit::{ExternalIdLink, Template};
+    let corp_op = UpstreamOp::start().await;
+    let partner_op = UpstreamOp::start().await;
+    let link = |client: &str| {
+        Some(ExternalIdLink::new(Template::parse("{oid}").expect("t"), client).expect("rule"))
+    };
+    let mut corp = Up::new("corp", &corp_op);
+    corp.jit.link_by_external_id = link("entra");
+    corp.jit.create = false;
+    let mut partner = Up::new("partner", &partner_op);
+    partner.domains = vec!["partner.example".into()];
+    partner.jit.link_by_external_id = link("partner-scim");
+    let usher = Usher::start(vec![corp, partner]).await;
+    let alice = usher
+        .store
+        .create_user(NewUser {
+            external_id: Some("6f1c0e2a-oid-alice".into()),
+            provisioned_by: Some("entra".into()),
+            ..NewUser::named("alice").with_email("alice@example.com", true)
+        })
+        .await
+        .expect("pushed by SCIM");
+
+    partner_op.tweak(|t| {
+        t.profile = profile("partner-7", "mallory", "mallory@partner.example", true, &[]);
+        t.profile.insert("oid".into(), json!("6f1c0e2a-oid-alice"));
+    });
+    let mut mallory = Browser::new();
+    let page = mallory.sign_in(&usher, "partner").await;
+    assert!(signed_in(&page, &mallory), "{page:?}");
+    assert!(
+        usher
+            .store
+            .links_of(alice.id)
+            .await
+            .expect("links")
+            .is_empty(),
+        "the partner's identity is not linked to alice"
+    );
+    let made = usher.user("mallory").await.expect("a user of its own");
+    assert_ne!(made.id, alice.id);
+
+    corp_op.tweak(|t| {
+        t.profile = profile("corp-alice", "alice", "alice@example.com", true, &[]);
+        t.profile.insert("oid".into(), json!("6f1c0e2a-oid-alice"));
+    });
+    let mut browser = Browser::new();
+    let page = browser.sign_in(&usher, "corp").await;
+    assert!(signed_in(&page, &browser), "{page:?}");
+    let links = usher.store.links_of(alice.id).await.expect("links");
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0].upstream.as_str(), "corp");
 }

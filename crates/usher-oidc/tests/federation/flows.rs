@@ -202,10 +202,14 @@ async fn the_login_page_offers_upstreams_and_home_realm_discovery() {
 
 /// IdP-initiated sign-ins (SAML) reach `/login/federated` without passing the
 /// protocol crate's start: the page itself refuses a disabled upstream, an unknown
-/// one, and a replayed hand-off.
+/// one, a browser other than the one the hand-off is bound to, and a replayed
+/// hand-off.
 #[actix_web::test]
-async fn login_federated_refuses_disabled_unknown_and_replayed_handoffs() {
-    use usher_core::{ExternalIdentity, FederatedLogin, UpstreamId, UpstreamKind};
+async fn login_federated_refuses_disabled_unknown_foreign_and_replayed_handoffs() {
+    use usher_core::{BrowserBinding, ExternalIdentity, FederatedLogin, UpstreamId, UpstreamKind};
+    // The binding cookie of the browser that posted the assertion.
+    const COOKIE: &str = "usher_saml_sp";
+    const VALUE: &str = "the-browser-that-completed-the-upstream-flow";
     let op = UpstreamOp::start().await;
     let mut off = Up::new("off", &op);
     off.enabled = false;
@@ -227,8 +231,10 @@ async fn login_federated_refuses_disabled_unknown_and_replayed_handoffs() {
             upstream_session: None,
         },
         login: None,
+        browser: BrowserBinding::new(COOKIE, VALUE).expect("binding"),
     };
     let mut browser = Browser::new();
+    browser.cookies.insert(COOKIE.into(), VALUE.into());
     let t = usher
         .interactions
         .start_federated(&handoff("off"))
@@ -256,9 +262,16 @@ async fn login_federated_refuses_disabled_unknown_and_replayed_handoffs() {
         .await
         .expect("parked");
     let url = format!("{}/login/federated?t={t}", usher.base);
+    // A browser that never saw the upstream: refused, and the hand-off kept.
+    let mut stranger = Browser::new();
+    let page = stranger.get(&url).await;
+    assert_eq!(page.status, 403, "{page:?}");
+    assert!(page.body.contains("another browser"), "{}", page.body);
+    assert!(!stranger.cookies.contains_key(usher_core::SESSION_COOKIE));
+    assert_eq!(usher.user_count().await, 0);
     let page = browser.get(&url).await;
     assert!(signed_in(&page, &browser), "{page:?}");
-    let replay = Browser::new().get(&url).await;
+    let replay = browser.get(&url).await;
     assert_eq!(replay.status, 400, "{replay:?}");
     assert_eq!(usher.user_count().await, 1);
     for bad in ["", "x%00", &"a".repeat(500)] {

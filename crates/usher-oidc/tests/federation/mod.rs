@@ -69,8 +69,14 @@ impl Usher {
         db.migrate().await.expect("migrated");
         let store = db.store();
         let ephemeral: Arc<dyn EphemeralStore> = Arc::new(MemoryEphemeralStore::new(100_000));
-        let sessions = Sessions::new(ephemeral.clone(), clock.clone(), SessionPolicy::default());
-        let interactions = Interactions::new(ephemeral.clone());
+        let sessions = Sessions::new(
+            ephemeral.clone(),
+            Arc::new(store.clone()),
+            clock.clone(),
+            SessionPolicy::default(),
+        );
+        let interactions =
+            Interactions::new(ephemeral.clone(), Arc::new(store.clone()), clock.clone());
         let handoffs = interactions.clone();
         let oidc: Vec<OidcUpstream> = upstreams
             .iter()
@@ -113,6 +119,7 @@ impl Usher {
                 ephemeral: ephemeral.clone(),
                 interactions: interactions.clone(),
                 clock: clock.clone(),
+                budget: crate::fixture::budget(ephemeral.clone(), clock.clone()),
             },
         ));
         let directory: Arc<dyn Directory> = Arc::new(store.clone());

@@ -5,13 +5,18 @@
 //! pending request of this browser (taken once), or the upstream must allow
 //! IdP-initiated sign-in; then the assertion ID goes into the replay cache (a
 //! store failure refuses the response: fail closed); then the identity is parked
-//! for `/login/federated`.
+//! for `/login/federated`, bound to the browser that posted here (its SP cookie;
+//! one is set now if an IdP-initiated post arrives without it), so that the
+//! hand-off URL opened in any other browser signs nobody in (login CSRF).
 
+use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde_json::Value;
-use usher_core::{ExternalIdentity, FederatedLogin, UpstreamKind, UpstreamSession, random};
+use usher_core::{
+    BrowserBinding, ExternalIdentity, FederatedLogin, UpstreamKind, UpstreamSession, random,
+};
 
 use super::checks::{self, Checked};
 use super::error::Rejection;
@@ -45,10 +50,16 @@ pub async fn acs(
         );
     };
     match consume(&state, &upstream, &req, body).await {
-        Ok(location) => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, location))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish(),
+        Ok((location, cookie)) => {
+            let mut response = HttpResponse::SeeOther();
+            response
+                .insert_header((header::LOCATION, location))
+                .insert_header((header::CACHE_CONTROL, "no-store"));
+            if let Some(cookie) = cookie {
+                response.cookie(cookie);
+            }
+            response.finish()
+        }
         Err((rejection, detail)) => refuse(&id, Some(&upstream), &rejection, &detail),
     }
 }
@@ -82,7 +93,7 @@ async fn consume(
     upstream: &SamlUpstream,
     req: &HttpRequest,
     body: web::Payload,
-) -> Result<String, Refusal> {
+) -> Result<(String, Option<Cookie<'static>>), Refusal> {
     // A disabled upstream accepts nothing, IdP-initiated included.
     if !upstream.enabled {
         return Err(plain(Rejection::Disabled));
@@ -104,7 +115,7 @@ async fn consume(
     let verified = verify::verify_document(upstream, &xml).map_err(plain)?;
     let now = state.deps.clock.now();
     let checked = checks::check(upstream, &verified, now).map_err(plain)?;
-    let login = bind_to_browser(
+    let bound = bind_to_browser(
         state,
         upstream,
         req,
@@ -145,7 +156,13 @@ async fn consume(
         solicited = checked.in_response_to.is_some(),
         "SAML upstream response accepted"
     );
-    let parked = FederatedLogin { identity, login };
+    let browser = BrowserBinding::new(pending::cookie_name(state), &bound.browser)
+        .map_err(|e| (Rejection::Unavailable, e.to_string()))?;
+    let parked = FederatedLogin {
+        identity,
+        login: bound.login,
+        browser,
+    };
     let t = state
         .deps
         .interactions
@@ -157,25 +174,45 @@ async fn consume(
                 format!("parking the federated login: {e}"),
             )
         })?;
-    Ok(format!("/login/federated?t={t}"))
+    Ok((format!("/login/federated?t={t}"), bound.new_cookie))
+}
+
+/// The browser a response belongs to.
+struct Bound {
+    /// The parked login request it answers.
+    login: Option<String>,
+    /// The browser's SP cookie value.
+    browser: String,
+    /// The SP cookie to set, when an IdP-initiated post came without one.
+    new_cookie: Option<Cookie<'static>>,
 }
 
 /// The InResponseTo must be a request this browser sent (taken once), and the
 /// RelayState the one sent with it; without InResponseTo the upstream must
-/// allow IdP-initiated sign-in. Returns the parked login request it answers.
+/// allow IdP-initiated sign-in. Returns the parked login request it answers and
+/// the browser (its SP cookie) the hand-off is bound to.
 async fn bind_to_browser(
     state: &SamlSpState,
     upstream: &SamlUpstream,
     req: &HttpRequest,
     checked: &Checked,
     relay_state: Option<&str>,
-) -> Result<Option<String>, Refusal> {
+) -> Result<Bound, Refusal> {
     let Some(irt) = &checked.in_response_to else {
         if !upstream.allow_idp_initiated {
             return Err(plain(Rejection::Unsolicited));
         }
+        // Anyone can post an unsolicited assertion here (that login CSRF is
+        // inherent to IdP-initiated SSO, docs/federation.md); the hand-off URL at
+        // least stays with the browser that posted it.
+        let (browser, new_cookie) = pending::browser_or_new(state, req)
+            .map_err(|e| (Rejection::Unavailable, format!("random: {e}")))?;
         // RelayState of an unsolicited response is ignored: never a redirect target.
-        return Ok(None);
+        return Ok(Bound {
+            login: None,
+            browser,
+            new_cookie,
+        });
     };
     let Some(browser) = pending::browser(state, req) else {
         return Err((
@@ -195,7 +232,11 @@ async fn bind_to_browser(
     if relay_state != Some(p.relay_state.as_str()) {
         return Err(plain(Rejection::RelayState));
     }
-    Ok(p.login)
+    Ok(Bound {
+        login: p.login,
+        browser,
+        new_cookie: None,
+    })
 }
 
 fn looks_like_email(s: &str) -> bool {

@@ -94,6 +94,12 @@ async fn begin(
         },
         None => None,
     };
+    // Issue 10, defect 4: anyone can start a sign-in, and each start parks a
+    // pending request; the address pays for it first (a replayed `t` too, or one
+    // login ticket would start unlimited ones). The 429 page is the answer.
+    if let Err(refused) = crate::budget::spend(&state.deps.budget, req, "sign-ins").await {
+        return Ok(refused);
+    }
     let (browser, cookie) =
         pending::browser_or_new(state, req).map_err(|e| unavailable("random", e))?;
     let request_id = format!(

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use actix_web::web;
-use usher_core::Interactions;
 use usher_core::ports::{Clock, EphemeralStore, KeyStore};
+use usher_core::{Interactions, PendingBudget};
 
 use super::settings::{SamlUpstream, SamlUpstreamSettings, UpstreamConfigError, UpstreamIdentity};
 use crate::keys::KeyCache;
@@ -26,6 +26,8 @@ pub struct SamlSpDeps {
     pub interactions: Interactions,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Per-address budget for pending sign-ins (charged before one is parked).
+    pub budget: PendingBudget,
 }
 
 impl std::fmt::Debug for SamlSpDeps {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use serde_json::json;
-use usher_core::{UpstreamKind, UpstreamSession};
+use usher_core::{BrowserBinding, UpstreamKind, UpstreamSession};
 use usher_store::MemoryEphemeralStore;
 
 use super::fixture::*;
@@ -39,6 +39,12 @@ async fn signed_assertion_is_accepted_and_the_identity_parked() {
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     let parked = sp.parked(&a.location).await;
     assert_eq!(parked.login, None);
+    // Bound to the browser that started and posted (login CSRF, issue 10).
+    assert_eq!(
+        parked.browser,
+        BrowserBinding::new(COOKIE, &s.browser).expect("binding")
+    );
+    assert!(a.set_cookie.is_none(), "the browser keeps its cookie");
     let id = parked.identity;
     assert_eq!(id.upstream.as_str(), UPSTREAM);
     assert_eq!(id.kind, UpstreamKind::Saml);
@@ -608,6 +614,22 @@ async fn unsolicited_response_when_allowed_is_parked_without_a_login() {
     let parked = sp.parked(&a.location).await;
     assert_eq!(parked.login, None);
     assert_eq!(parked.identity.subject, "alice@corp.example");
+    // A browser without the SP cookie gets one, and the hand-off is bound to it.
+    let cookie = a.set_cookie.expect("an SP cookie is set");
+    assert_eq!(
+        parked.browser,
+        BrowserBinding::new(COOKIE, &cookie).expect("binding")
+    );
+    // A browser that has one keeps it.
+    let a = sp
+        .post(&Resp::default().signed_assertion(), None, Some(&cookie))
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert!(a.set_cookie.is_none());
+    assert_eq!(
+        sp.parked(&a.location).await.browser,
+        BrowserBinding::new(COOKIE, &cookie).expect("binding")
+    );
 }
 
 #[actix_web::test]

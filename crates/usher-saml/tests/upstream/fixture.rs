@@ -397,7 +397,8 @@ impl Sp {
         let deps = SamlSpDeps {
             keys,
             ephemeral: ephemeral.clone(),
-            interactions: Interactions::new(ephemeral),
+            interactions: Interactions::new(ephemeral.clone(), Arc::new(db.store()), clock.clone()),
+            budget: crate::fixture::budget(ephemeral, clock.clone()),
             clock,
         };
         let state = Arc::new(SamlSpState::new(PUBLIC_URL, vec![upstream], deps));
@@ -499,7 +500,8 @@ impl Sp {
         }
     }
 
-    /// The FederatedLogin parked behind a `/login/federated?t=` location.
+    /// The FederatedLogin parked behind a `/login/federated?t=` location (left
+    /// in place).
     pub async fn parked(&self, location: &str) -> FederatedLogin {
         let t = location
             .strip_prefix("/login/federated?t=")
@@ -507,7 +509,7 @@ impl Sp {
         self.state
             .deps
             .interactions
-            .take_federated(t)
+            .federated(t)
             .await
             .expect("store")
             .expect("parked")

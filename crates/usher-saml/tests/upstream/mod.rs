@@ -3,6 +3,6 @@
 
 mod acs;
 mod config;
-mod fixture;
+pub(crate) mod fixture;
 mod interop;
 mod start;

@@ -66,6 +66,11 @@ const UNIQUE_RULES: &[(&str, &str, UniqueKey)] = &[
         "scim_clients.token_digest",
         UniqueKey::ScimClient,
     ),
+    (
+        "pk_refresh_token_families",
+        "refresh_token_families.id",
+        UniqueKey::RefreshFamily,
+    ),
 ];
 
 const SQLITE_UNIQUE_PREFIX: &str = "UNIQUE constraint failed: ";

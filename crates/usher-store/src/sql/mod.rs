@@ -1,4 +1,5 @@
-//! The SQL storage: the directory, registry, outbox, audit log and key store on
+//! The SQL storage: the directory, registry, outbox, audit log, durable grants
+//! (consents, refresh-token families) and key store on
 //! SQLite and PostgreSQL, through sea-orm.
 //!
 //! Every directory change and its lifecycle event are written in one transaction
@@ -7,6 +8,7 @@
 //! the whole second in UTC: see [`timestamps`].
 
 mod audit;
+mod consents;
 mod credentials;
 mod database;
 mod directory;
@@ -18,6 +20,7 @@ mod links;
 mod outbox;
 mod provision;
 mod query;
+mod refresh_tokens;
 mod registry;
 mod scim_clients;
 mod sealing;

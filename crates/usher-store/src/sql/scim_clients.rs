@@ -5,12 +5,14 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use time::{Duration, OffsetDateTime};
+use usher_core::Result;
 use usher_core::ports::{ScimClient, ScimClients};
-use usher_core::{Error, Result};
 
 use super::SqlStore;
+use super::audit::record_in;
 use super::entities::scim_clients;
 use super::errors::db_err;
+use super::store::finish;
 use super::timestamps;
 
 /// Uses within this long of the recorded one are not written again: a busy client
@@ -26,47 +28,24 @@ fn to_client(row: scim_clients::Model) -> ScimClient {
     }
 }
 
-fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "SCIM client name {name:?} must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' and '.'"
-        )))
-    }
-}
-
 #[async_trait]
 impl ScimClients for SqlStore {
     async fn create_scim_client(&self, name: &str, token_digest: &str) -> Result<ScimClient> {
-        check_name(name)?;
-        let row = scim_clients::Model {
-            name: name.to_owned(),
-            token_digest: token_digest.to_owned(),
-            created_at: self.now(),
-            last_used_at: None,
-            from_config: false,
-        };
-        scim_clients::Entity::insert(scim_clients::ActiveModel {
-            name: Set(row.name.clone()),
-            token_digest: Set(row.token_digest.clone()),
-            created_at: Set(row.created_at),
-            last_used_at: Set(None),
-            from_config: Set(false),
-        })
-        .exec_without_returning(self.conn())
-        .await
-        .map_err(db_err)?;
-        Ok(to_client(row))
+        self.create_scim_client_impl(name, token_digest, None).await
+    }
+
+    async fn create_scim_client_by(
+        &self,
+        name: &str,
+        token_digest: &str,
+        actor: &str,
+    ) -> Result<ScimClient> {
+        self.create_scim_client_impl(name, token_digest, Some(actor))
+            .await
     }
 
     async fn put_config_scim_client(&self, name: &str, token_digest: &str) -> Result<()> {
-        check_name(name)?;
+        ScimClient::check_name(name)?;
         scim_clients::Entity::insert(scim_clients::ActiveModel {
             name: Set(name.to_owned()),
             token_digest: Set(token_digest.to_owned()),
@@ -100,11 +79,11 @@ impl ScimClients for SqlStore {
     }
 
     async fn revoke_scim_client(&self, name: &str) -> Result<bool> {
-        let deleted = scim_clients::Entity::delete_by_id(name.to_owned())
-            .exec(self.conn())
-            .await
-            .map_err(db_err)?;
-        Ok(deleted.rows_affected > 0)
+        self.revoke_scim_client_impl(name, None).await
+    }
+
+    async fn revoke_scim_client_by(&self, name: &str, actor: &str) -> Result<bool> {
+        self.revoke_scim_client_impl(name, Some(actor)).await
     }
 
     async fn scim_client_by_token(&self, token_digest: &str) -> Result<Option<ScimClient>> {
@@ -131,5 +110,63 @@ impl ScimClients for SqlStore {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+}
+
+impl SqlStore {
+    /// The client and, with an actor, its audit record, in one transaction.
+    async fn create_scim_client_impl(
+        &self,
+        name: &str,
+        token_digest: &str,
+        actor: Option<&str>,
+    ) -> Result<ScimClient> {
+        ScimClient::check_name(name)?;
+        let row = scim_clients::Model {
+            name: name.to_owned(),
+            token_digest: token_digest.to_owned(),
+            created_at: self.now(),
+            last_used_at: None,
+            from_config: false,
+        };
+        let txn = self.begin().await?;
+        let result = async {
+            scim_clients::Entity::insert(scim_clients::ActiveModel {
+                name: Set(row.name.clone()),
+                token_digest: Set(row.token_digest.clone()),
+                created_at: Set(row.created_at),
+                last_used_at: Set(None),
+                from_config: Set(false),
+            })
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+            if let Some(actor) = actor {
+                record_in(&txn, row.created_at, actor, "scim_token.create", name).await?;
+            }
+            Ok(to_client(row))
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    /// Deletes the client and, when one was deleted and there is an actor, writes
+    /// its audit record, in one transaction.
+    async fn revoke_scim_client_impl(&self, name: &str, actor: Option<&str>) -> Result<bool> {
+        let now = self.now();
+        let txn = self.begin().await?;
+        let result = async {
+            let deleted = scim_clients::Entity::delete_by_id(name.to_owned())
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+            let revoked = deleted.rows_affected > 0;
+            if revoked && let Some(actor) = actor {
+                record_in(&txn, now, actor, "scim_token.revoke", name).await?;
+            }
+            Ok(revoked)
+        }
+        .await;
+        finish(txn, result).await
     }
 }

@@ -14,8 +14,8 @@ use super::Database;
 use super::errors::db_err;
 use super::timestamps;
 
-/// Implements the core's `Directory`, `Registry`, `Outbox` and `AuditLog` ports on
-/// SQL. Cheap to clone.
+/// Implements the core's `Directory`, `Registry`, `Outbox`, `AuditLog`,
+/// `Consents` and `RefreshTokens` ports on SQL. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Database,

@@ -73,3 +73,75 @@ pub async fn password_hashes_go_with_their_user(db: Database) {
     store.delete_user(user.id).await.expect("deleted");
     assert_eq!(store.password_hash(user.id).await.expect("read"), None);
 }
+
+/// Administrators' writes carry their audit record in the same transaction: a
+/// write that fails leaves no record, one that changes nothing (revoking what is
+/// not there) writes none.
+pub async fn audited_password_and_scim_client_writes(db: Database) {
+    use usher_core::ports::{AuditLog, ScimClients};
+    let store = db.store();
+    let user = store
+        .create_user(NewUser::named("erin"))
+        .await
+        .expect("created");
+    store
+        .set_password_hash_by(user.id, HASH_A, "cli:ops")
+        .await
+        .expect("set");
+    store
+        .set_password_hash_by(user.id, "hunter2", "cli:ops")
+        .await
+        .expect_err("plain text");
+    store
+        .set_password_hash_by(UserId::new(), HASH_A, "cli:ops")
+        .await
+        .expect_err("no such user");
+    store
+        .create_scim_client_by("entra", "digest-audited", "cli:ops")
+        .await
+        .expect("created");
+    store
+        .create_scim_client_by("entra", "digest-other", "cli:ops")
+        .await
+        .expect_err("taken");
+    assert!(
+        store
+            .revoke_scim_client_by("entra", "cli:ops")
+            .await
+            .expect("revoked")
+    );
+    assert!(
+        !store
+            .revoke_scim_client_by("entra", "cli:ops")
+            .await
+            .expect("gone")
+    );
+
+    let now = time::OffsetDateTime::now_utc();
+    let log: Vec<(String, String, Option<String>)> = store
+        .between(
+            now - time::Duration::hours(1),
+            now + time::Duration::hours(1),
+            100,
+        )
+        .await
+        .expect("audit log")
+        .into_iter()
+        .map(|e| (e.actor, e.action, e.target))
+        .collect();
+    let ops = |action: &str, target: &str| {
+        (
+            "cli:ops".to_owned(),
+            action.to_owned(),
+            Some(target.to_owned()),
+        )
+    };
+    assert_eq!(
+        log,
+        vec![
+            ops("user.set_password", &user.id.to_string()),
+            ops("scim_token.create", "entra"),
+            ops("scim_token.revoke", "entra"),
+        ]
+    );
+}

@@ -317,10 +317,11 @@ pub async fn report_queries_by_user_upstream_and_time(db: Database) {
 }
 
 /// Issue 6 item 7: a user pushed by SCIM (externalId = the upstream's object id)
-/// who then signs in through that upstream is linked, not duplicated.
+/// who then signs in through that upstream is linked, not duplicated; issue 10
+/// item 3: only by a rule scoped to the SCIM client that pushed the user.
 pub async fn scim_user_is_linked_by_external_id_on_first_upstream_sign_in(db: Database) {
     use std::sync::Arc;
-    use usher_core::jit::{JitPolicy, Provisioned, Provisioner, Template};
+    use usher_core::jit::{ExternalIdLink, JitPolicy, Provisioned, Provisioner, Template};
     use usher_core::{ExternalIdentity, UpstreamKind};
 
     let (store, _) = clocked(&db);
@@ -335,10 +336,13 @@ pub async fn scim_user_is_linked_by_external_id_on_first_upstream_sign_in(db: Da
 
     let store = Arc::new(store);
     let provisioner = Provisioner::new(store.clone(), store.clone());
-    let policy = JitPolicy {
-        link_by_external_id: Some(Template::parse("{oid}").expect("template")),
+    let scoped = |client: &str| JitPolicy {
+        link_by_external_id: Some(
+            ExternalIdLink::new(Template::parse("{oid}").expect("template"), client).expect("rule"),
+        ),
         ..JitPolicy::default()
     };
+    let policy = scoped("entra");
     let attributes = serde_json::json!({
         "preferred_username": "alice.entra",
         "email": "alice@example.com",
@@ -355,6 +359,16 @@ pub async fn scim_user_is_linked_by_external_id_on_first_upstream_sign_in(db: Da
         authn_methods: vec![],
         upstream_session: None,
     };
+    // A rule scoped to another SCIM client does not reach Entra's user (and the
+    // address alone does not link: email_taken).
+    let other_source = provisioner
+        .run(&scoped("partner-scim"), true, &identity, None)
+        .await
+        .expect("ran");
+    assert!(
+        matches!(&other_source, Provisioned::Denied(d) if d.code == "email_taken"),
+        "{other_source:?}"
+    );
     let outcome = provisioner
         .run(&policy, true, &identity, None)
         .await

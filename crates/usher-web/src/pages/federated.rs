@@ -4,13 +4,20 @@
 //! with the reason in plain words), then signs the user in exactly as the password
 //! form does: the browser's previous session ends first (session fixation), a new
 //! session starts, the sign-in is audited, and the parked login request resumes.
+//!
+//! Only the browser that completed the upstream flow may redeem the hand-off
+//! (`FederatedLogin::browser`, checked before anything is consumed): otherwise an
+//! attacker could complete their own upstream sign-in, stop before this redirect,
+//! and have a victim open the URL, signing the victim in as the attacker (login
+//! CSRF; RFC 6749 §10.12). The binding names its cookie, so this page knows no
+//! protocol's cookie names.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 use usher_core::jit::Provisioned;
-use usher_core::{FederatedLogin, LoginRequest};
+use usher_core::{FederatedLogin, LoginRequest, Redemption};
 
 use super::{checked_resume, logout};
 use crate::client_ip::client_ip;
@@ -34,13 +41,44 @@ pub(crate) async fn show(
     if !plausible_id(&query.t) {
         return Err(ctx.expired("sign-in"));
     }
-    // Taken once: reloading or replaying this URL finds nothing.
-    let handoff: FederatedLogin = deps
+    let ip = client_ip(&req, &ctx.state.settings.trusted_proxies);
+    let ip_text = ip.map(|ip| ip.to_string());
+    // Taken once, and only by its own browser: reloading or replaying this URL
+    // finds nothing; another browser finds it untouched.
+    let redeemed = deps
         .interactions
-        .take_federated(&query.t)
+        .redeem_federated(&query.t, |name| {
+            req.cookie(name).map(|c| c.value().to_owned())
+        })
         .await
-        .map_err(core)?
-        .ok_or_else(|| ctx.expired("sign-in"))?;
+        .map_err(core)?;
+    let handoff: FederatedLogin = match redeemed {
+        Redemption::Redeemed(handoff) => *handoff,
+        Redemption::Missing => return Err(ctx.expired("sign-in")),
+        Redemption::OtherBrowser { upstream } => {
+            tracing::warn!(
+                upstream = upstream.as_str(),
+                ip = ip_text.as_deref(),
+                "a federated sign-in link was opened in another browser than the one that \
+                 signed in at the upstream (login CSRF?); refused"
+            );
+            let details = json!({
+                "reason": "handoff_other_browser",
+                "upstream": upstream.as_str(),
+                "ip": ip_text,
+            });
+            ctx.audit("anonymous".into(), "login.failure", None, details)
+                .await;
+            return Err(ctx.fail(
+                StatusCode::FORBIDDEN,
+                "This sign-in link belongs to another browser",
+                "It finishes a sign-in that was started in a different browser, so nobody has \
+                 been signed in. If you were signing in, go back to the app and start again in \
+                 this browser. If someone sent you this link, do not use it: it would have \
+                 signed you in as them.",
+            ));
+        }
+    };
     let identity = &handoff.identity;
     let Some(federation) = &ctx.state.federation else {
         return Err(unknown_upstream(&ctx));
@@ -71,8 +109,6 @@ pub(crate) async fn show(
             "Go back to the app and choose another way to sign in.",
         ));
     }
-    let ip = client_ip(&req, &ctx.state.settings.trusted_proxies);
-    let ip_text = ip.map(|ip| ip.to_string());
     let outcome = federation
         .provisioner
         .run(&profile.jit, profile.enabled, identity, ip)

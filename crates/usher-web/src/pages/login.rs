@@ -212,7 +212,11 @@ pub(crate) async fn submit(
         .as_ref()
         .map_or_else(|| login.to_owned(), |u| format!("user-id:{}", u.id));
     // Throttle before any verification: a locked account or address costs the
-    // attacker a 429, not an argon2 computation of ours.
+    // attacker a 429, not an argon2 computation of ours. The 429 does not depend
+    // on the password, and unknown names lock alike, so skipping the hash leaks
+    // neither the password nor whether the account exists (throttle.rs).
+    // The account is throttled per client address first, so that failures from
+    // an attacker's address do not lock its owner out (lockout as denial of service).
     let throttle = Throttle::new(
         &*deps.ephemeral,
         ctx.state.settings.throttle,
@@ -342,6 +346,10 @@ fn throttled(ctx: &Ctx, lockout: Lockout) -> PageError {
     let minutes = lockout.minutes();
     let unit = if minutes == 1 { "minute" } else { "minutes" };
     let title = match lockout.scope {
+        Scope::AccountFromAddress => format!(
+            "Too many failed sign-ins for this account from your network; try again in \
+             {minutes} {unit}"
+        ),
         Scope::Account => {
             format!("Too many failed sign-ins for this account; try again in {minutes} {unit}")
         }

@@ -94,10 +94,15 @@ impl Env {
         let dyn_ephemeral: Arc<dyn EphemeralStore> = ephemeral.clone();
         let sessions = Sessions::new(
             dyn_ephemeral.clone(),
+            Arc::new(store.clone()),
             dyn_clock.clone(),
             SessionPolicy::default(),
         );
-        let interactions = Interactions::new(dyn_ephemeral.clone());
+        let interactions = Interactions::new(
+            dyn_ephemeral.clone(),
+            Arc::new(store.clone()),
+            dyn_clock.clone(),
+        );
         let listener = Arc::new(RecordingListener::default());
         let hasher = Arc::new(PasswordHasher::new(FAST));
         let settings = WebSettings {

@@ -10,23 +10,38 @@ use super::env::{Env, Options, PASSWORD};
 use super::login::sign_in;
 use crate::app;
 
+/// Behind a trusted proxy (10.0.0.0/8), as in production: the client address is
+/// the one the proxy appended to `X-Forwarded-For`.
+fn behind_proxy(ip: &str) -> Browser {
+    let mut browser = Browser::from("10.0.0.5");
+    browser.headers.push(("x-forwarded-for".into(), ip.into()));
+    browser
+}
+
+fn proxied(throttle: ThrottlePolicy) -> Options {
+    Options {
+        throttle,
+        trusted_proxies: vec!["10.0.0.0/8".parse().expect("net")],
+        ..Options::default()
+    }
+}
+
 #[actix_web::test]
-async fn five_failures_lock_the_account_even_for_the_right_password() {
+async fn five_failures_from_one_address_lock_the_account_there_even_for_the_right_password() {
     let env = Env::new().await;
     env.user("alice").await;
     let app = app!(env);
+    let mut browser = Browser::from("198.51.100.1");
     for i in 0..5 {
-        // From several addresses: the account limit does not care.
-        let mut browser = Browser::from(&format!("198.51.100.{i}"));
         let page = sign_in(&app, &mut browser, None, "alice", "guess").await;
         assert_eq!(page.status, StatusCode::OK, "attempt {i}");
     }
-    let mut browser = Browser::from("198.51.100.200");
     let page = sign_in(&app, &mut browser, None, "ALICE", PASSWORD).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
     assert!(
-        page.body
-            .contains("Too many failed sign-ins for this account; try again in 15 minutes"),
+        page.body.contains(
+            "Too many failed sign-ins for this account from your network; try again in 15 minutes"
+        ),
         "{}",
         page.body
     );
@@ -47,24 +62,97 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 }
 
+/// Lockout as a denial of service: before, five failures from anywhere locked the
+/// account for everyone, so whoever knew a username (a break-glass admin's
+/// included) could keep its owner out. Now the attacker's address is locked out
+/// of the account, and the owner elsewhere signs in.
+#[actix_web::test]
+async fn attacker_failing_from_another_ip_does_not_lock_out_the_owner() {
+    let env = Env::with(proxied(ThrottlePolicy::default())).await;
+    env.user("admin").await;
+    let app = app!(env);
+    let mut attacker = behind_proxy("192.0.2.66");
+    for i in 0..5 {
+        let page = sign_in(&app, &mut attacker, None, "admin", "guess").await;
+        assert_eq!(page.status, StatusCode::OK, "attempt {i}");
+    }
+    // The per-(account, address) limit still stops the attacker, right password or not.
+    for password in ["guess", PASSWORD] {
+        let page = sign_in(&app, &mut attacker, None, "admin", password).await;
+        assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+        assert!(attacker.session().is_none());
+    }
+
+    let mut owner = behind_proxy("198.51.100.20");
+    let page = sign_in(&app, &mut owner, None, "admin", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(owner.session().is_some());
+}
+
+/// A distributed attack (one or two guesses from each of many addresses) is held
+/// to the account-wide ceiling; the owner's familiar address is spared, an
+/// unfamiliar one is not.
+#[actix_web::test]
+async fn distributed_guessing_trips_the_account_wide_ceiling() {
+    let env = Env::with(proxied(ThrottlePolicy {
+        per_account_and_ip: 5,
+        per_account: 10,
+        per_ip: 30,
+        window: Duration::from_secs(600),
+    }))
+    .await;
+    env.user("alice").await;
+    let app = app!(env);
+    // Alice has signed in from her desk before.
+    let mut desk = behind_proxy("198.51.100.20");
+    let page = sign_in(&app, &mut desk, None, "alice", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+
+    for i in 0..10 {
+        let mut bot = behind_proxy(&format!("203.0.113.{i}"));
+        let page = sign_in(&app, &mut bot, None, "alice", "guess").await;
+        assert_eq!(page.status, StatusCode::OK, "bot {i}");
+    }
+    // An eleventh address, even with the right password, is refused.
+    let mut bot = behind_proxy("203.0.113.200");
+    let page = sign_in(&app, &mut bot, None, "alice", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Too many failed sign-ins for this account; try again in 10 minutes"),
+        "{}",
+        page.body
+    );
+    assert!(bot.session().is_none());
+
+    // Alice at her desk still signs in (smart lockout's familiar location).
+    let mut desk = behind_proxy("198.51.100.20");
+    let page = sign_in(&app, &mut desk, None, "alice", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // The ceiling lifts after the window.
+    env.advance(Duration::from_secs(601));
+    let page = sign_in(&app, &mut bot, None, "alice", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+}
+
 #[actix_web::test]
 async fn guessing_through_username_and_email_aliases_shares_one_account_budget() {
     let env = Env::new().await;
     env.user("alice").await;
     let app = app!(env);
     // Alternating the username and the email address is still one account.
+    let mut browser = Browser::from("198.51.100.1");
     for (i, name) in ["alice", "alice@example.test"]
         .iter()
         .cycle()
         .take(5)
         .enumerate()
     {
-        let mut browser = Browser::from(&format!("198.51.100.{i}"));
         let page = sign_in(&app, &mut browser, None, name, "guess").await;
         assert_eq!(page.status, StatusCode::OK, "attempt {i}");
     }
     for name in ["alice", "Alice@Example.test"] {
-        let mut browser = Browser::from("198.51.100.200");
         let page = sign_in(&app, &mut browser, None, name, PASSWORD).await;
         assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{name}");
         assert!(browser.session().is_none());
@@ -105,6 +193,7 @@ async fn a_success_resets_the_account_count() {
 async fn one_address_spraying_many_accounts_is_locked() {
     let env = Env::with(Options {
         throttle: ThrottlePolicy {
+            per_account_and_ip: 5,
             per_account: 5,
             per_ip: 3,
             window: Duration::from_secs(600),
@@ -138,6 +227,7 @@ async fn one_address_spraying_many_accounts_is_locked() {
 async fn ipv6_clients_are_counted_per_64() {
     let env = Env::with(Options {
         throttle: ThrottlePolicy {
+            per_account_and_ip: 5,
             per_account: 5,
             per_ip: 2,
             window: Duration::from_secs(600),
@@ -159,6 +249,7 @@ async fn ipv6_clients_are_counted_per_64() {
 async fn forwarded_for_is_believed_only_from_trusted_proxies() {
     let env = Env::with(Options {
         throttle: ThrottlePolicy {
+            per_account_and_ip: 50,
             per_account: 50,
             per_ip: 2,
             window: Duration::from_secs(600),

@@ -59,7 +59,7 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 );
                 audit
                     .record(NewAuditEntry {
-                        actor: "cli".into(),
+                        actor: super::actor::cli(),
                         action: "keys.rotate".into(),
                         target: Some(rotation.activated.clone()),
                         details: serde_json::json!({

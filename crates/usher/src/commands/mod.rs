@@ -1,5 +1,6 @@
 //! The subcommands.
 
+mod actor;
 mod check_config;
 mod keys;
 mod migrate;

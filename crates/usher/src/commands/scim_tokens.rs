@@ -1,20 +1,21 @@
 //! `usher scim-tokens create NAME | list | revoke NAME`.
 
-use usher_core::NewAuditEntry;
-use usher_core::ports::{AuditLog, ScimClients};
+use usher_core::ports::ScimClients;
 
 use crate::backends;
 use crate::cli::ScimTokensCommand;
 use crate::config::Config;
 
-/// Runs a `scim-tokens` subcommand against the configured database.
+/// Runs a `scim-tokens` subcommand against the configured database. Creating and
+/// revoking are audited with the CLI's actor in the same transaction.
 pub async fn run(config: &Config, command: ScimTokensCommand) -> anyhow::Result<()> {
     let store = backends::open_database(config).await?.store();
+    let actor = super::actor::cli();
     match command {
         ScimTokensCommand::Create { name } => {
             let token = usher_core::random::token()?;
             store
-                .create_scim_client(&name, &usher_core::random::digest(&token))
+                .create_scim_client_by(&name, &usher_core::random::digest(&token), &actor)
                 .await
                 .map_err(|e| match e {
                     usher_core::Error::Conflict(_) => anyhow::anyhow!(
@@ -22,7 +23,6 @@ pub async fn run(config: &Config, command: ScimTokensCommand) -> anyhow::Result<
                     ),
                     other => other.into(),
                 })?;
-            audit(&store, "scim_token.create", &name).await?;
             println!("{token}");
             eprintln!(
                 "SCIM client {name:?} created. The token above is shown once and stored only as a \
@@ -44,27 +44,14 @@ pub async fn run(config: &Config, command: ScimTokensCommand) -> anyhow::Result<
             }
         }
         ScimTokensCommand::Revoke { name } => {
-            if !store.revoke_scim_client(&name).await? {
+            if !store.revoke_scim_client_by(&name, &actor).await? {
                 anyhow::bail!("no SCIM client is named {name:?} (see `usher scim-tokens list`)");
             }
-            audit(&store, "scim_token.revoke", &name).await?;
             println!(
                 "revoked {name:?}: its token no longer works; the users and groups it provisioned stay"
             );
         }
     }
-    Ok(())
-}
-
-async fn audit(store: &usher_store::SqlStore, action: &str, name: &str) -> anyhow::Result<()> {
-    store
-        .record(NewAuditEntry {
-            actor: "cli".into(),
-            action: action.into(),
-            target: Some(name.to_owned()),
-            details: serde_json::json!({}),
-        })
-        .await?;
     Ok(())
 }
 

@@ -33,6 +33,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         public_url = %config.server.public_url,
         "usher is listening"
     );
+    for client in config.oidc.clients.iter().filter(|c| c.development) {
+        tracing::warn!(
+            client_id = %client.client_id,
+            "OIDC client marked `development = true`: plain http redirect URIs are allowed \
+             for it on any host; never use this in production"
+        );
+    }
     let fatal = Arc::new(Mutex::new(None));
     actix_web::rt::spawn(bring_up(
         config,

@@ -7,11 +7,13 @@ use crate::backends;
 use crate::cli::UsersCommand;
 use crate::config::Config;
 
-/// `usher users create|set-password`.
+/// `usher users create|set-password`. Each change is audited with the CLI's
+/// actor (`cli:<os user>`) in the same transaction as the change.
 pub async fn run(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
     let database = backends::open_database(config).await?;
     let store = database.store();
     let hasher = crate::frontends::hasher(config);
+    let actor = super::actor::cli();
     match command {
         UsersCommand::Create {
             username,
@@ -19,6 +21,12 @@ pub async fn run(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
             display_name,
             password_stdin,
         } => {
+            // Read and hash first, so a bad password leaves no account behind.
+            let hash = if password_stdin {
+                Some(hasher.hash(&read_password()?).await?)
+            } else {
+                None
+            };
             let new = NewUser {
                 username,
                 emails: email
@@ -29,12 +37,9 @@ pub async fn run(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
                 active: true,
                 ..NewUser::default()
             };
-            let user = store.create_user(new).await?;
-            if password_stdin {
-                let password = read_password()?;
-                store
-                    .set_password_hash(user.id, &hasher.hash(&password).await?)
-                    .await?;
+            let user = store.provision_user(new, &actor).await?;
+            if let Some(hash) = hash {
+                store.set_password_hash_by(user.id, &hash, &actor).await?;
             }
             println!("created user {} ({})", user.username, user.id);
         }
@@ -45,7 +50,7 @@ pub async fn run(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no user named {username:?}"))?;
             let password = read_password()?;
             store
-                .set_password_hash(user.id, &hasher.hash(&password).await?)
+                .set_password_hash_by(user.id, &hasher.hash(&password).await?, &actor)
                 .await?;
             println!("password set for {}", user.username);
         }

@@ -118,9 +118,11 @@ impl Default for PasswordsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThrottleConfig {
-    /// Per account.
+    /// Per account from one client address (an IPv6 /64): the first limit.
+    pub per_account_and_ip: u32,
+    /// Per account from all addresses: the ceiling against a distributed attack.
     pub per_account: u32,
-    /// Per client IP address.
+    /// Per client address, across accounts (password spraying).
     pub per_ip: u32,
     /// The window.
     #[serde(with = "humantime_serde")]
@@ -129,10 +131,12 @@ pub struct ThrottleConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
+        let defaults = usher_web::ThrottlePolicy::default();
         Self {
-            per_account: 5,
-            per_ip: 30,
-            window: Duration::from_secs(15 * 60),
+            per_account_and_ip: defaults.per_account_and_ip,
+            per_account: defaults.per_account,
+            per_ip: defaults.per_ip,
+            window: defaults.window,
         }
     }
 }

@@ -7,7 +7,7 @@ use super::{Config, ConfigError};
 
 /// Top-level keys the environment may set. Other `USHER_*` variables (`USHER_CONFIG`,
 /// `USHER_LOG_FORMAT`, test settings) belong to the CLI and are not config keys.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "data_dir",
     "server",
     "database",
@@ -17,6 +17,7 @@ const SECTIONS: [&str; 11] = [
     "sessions",
     "passwords",
     "login_throttle",
+    "pending_sign_ins",
     "oidc",
     "saml",
 ];
@@ -77,10 +78,13 @@ fn expected(key: &str) -> Option<&'static str> {
     Some(match key {
         "server.bind" => "HOST:PORT, such as 127.0.0.1:8080 or [::]:8080",
         "server.trusted_proxies" => "a list of CIDRs, such as [\"10.0.0.0/8\"]",
-        "server.shutdown_timeout" | "keys.publish_retired_for" => {
+        "server.shutdown_timeout" | "keys.publish_retired_for" | "pending_sign_ins.window" => {
             "a duration, such as \"30s\", \"15m\" or \"24h\""
         }
-        "server.workers" | "ephemeral.max_entries" => "a positive whole number",
+        "server.workers"
+        | "ephemeral.max_entries"
+        | "ephemeral.max_bytes"
+        | "pending_sign_ins.per_ip" => "a positive whole number",
         _ => return None,
     })
 }

@@ -6,8 +6,10 @@
 //! are errors that name the file, the key and what is expected.
 
 mod accounts;
+mod link_by_external_id;
 mod load;
 mod oidc;
+mod pending;
 mod saml;
 mod scim;
 mod secret;
@@ -23,8 +25,10 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::{PasswordSource, PasswordsConfig, SessionsConfig, ThrottleConfig, UserConfig};
+pub use link_by_external_id::check_scim_clients;
 pub use load::load;
 pub use oidc::OidcConfig;
+pub use pending::PendingSignInsConfig;
 pub use saml::{SamlConfig, SpDeclaration, SpSource};
 pub use scim::ScimConfig;
 pub use secret::{Secret, resolve as resolve_secret};
@@ -54,6 +58,8 @@ pub struct Config {
     pub passwords: PasswordsConfig,
     /// Failed sign-in limits.
     pub login_throttle: ThrottleConfig,
+    /// Sign-ins one client address may start before signing in.
+    pub pending_sign_ins: PendingSignInsConfig,
     /// Local accounts declared in the file.
     pub users: Vec<UserConfig>,
     /// The OpenID Provider and its clients.
@@ -78,6 +84,7 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             passwords: PasswordsConfig::default(),
             login_throttle: ThrottleConfig::default(),
+            pending_sign_ins: PendingSignInsConfig::default(),
             users: Vec::new(),
             oidc: OidcConfig::default(),
             saml: SamlConfig::default(),
@@ -157,12 +164,15 @@ impl Default for RedisConfig {
 pub struct EphemeralConfig {
     /// Most entries the in-memory store holds (sessions, codes, counters).
     pub max_entries: usize,
+    /// Most bytes of keys and values the in-memory store holds.
+    pub max_bytes: usize,
 }
 
 impl Default for EphemeralConfig {
     fn default() -> Self {
         Self {
-            max_entries: 100_000,
+            max_entries: usher_store::MemoryEphemeralStore::DEFAULT_MAX_ENTRIES,
+            max_bytes: usher_store::MemoryEphemeralStore::DEFAULT_MAX_BYTES,
         }
     }
 }

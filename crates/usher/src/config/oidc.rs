@@ -74,6 +74,10 @@ pub struct ClientConfig {
     /// A trusted first-party app: no consent page.
     #[serde(default)]
     pub first_party: bool,
+    /// A client on a test machine: its URIs may use plain http on any host.
+    /// Never in production: codes and tokens would cross the network in clear.
+    #[serde(default)]
+    pub development: bool,
     /// The upstream IdPs (ids of `[[upstreams]]`) its users may sign in through;
     /// absent: all of them; `[]`: local accounts only.
     pub allowed_upstreams: Option<Vec<String>>,
@@ -109,7 +113,7 @@ impl OidcConfig {
 
 impl ClientConfig {
     fn to_client(&self, i: usize) -> Result<usher_oidc::Client, ConfigError> {
-        use usher_oidc::{AuthMethod, ClientSecret, GrantType};
+        use usher_oidc::{AuthMethod, ClientSecret, GrantType, UriField};
         let key = |k: &str| format!("oidc.clients[{i}].{k}");
         if self.client_id.trim().is_empty() || self.client_id.len() > 255 {
             return Err(ConfigError::invalid(
@@ -209,18 +213,6 @@ impl ClientConfig {
                 "authorization_code needs at least one redirect URI",
             ));
         }
-        for (j, uri) in self.redirect_uris.iter().enumerate() {
-            check_redirect_uri(&format!("oidc.clients[{i}].redirect_uris[{j}]"), uri)?;
-        }
-        for (j, uri) in self.post_logout_redirect_uris.iter().enumerate() {
-            check_redirect_uri(
-                &format!("oidc.clients[{i}].post_logout_redirect_uris[{j}]"),
-                uri,
-            )?;
-        }
-        if let Some(uri) = &self.backchannel_logout_uri {
-            check_redirect_uri(&key("backchannel_logout_uri"), uri)?;
-        }
         let signing_alg = match self.id_token_signed_response_alg.as_deref() {
             None => KeyAlgorithm::RS256,
             Some(a) => KeyAlgorithm::parse(a).ok_or_else(|| {
@@ -230,7 +222,7 @@ impl ClientConfig {
                 )
             })?,
         };
-        Ok(usher_oidc::Client {
+        let client = usher_oidc::Client {
             client_id: self.client_id.clone(),
             name: self.name.clone().unwrap_or_else(|| self.client_id.clone()),
             secret: secret.map(|s| ClientSecret::from_plain(s.expose())),
@@ -243,12 +235,25 @@ impl ClientConfig {
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
             first_party: self.first_party,
             allowed_upstreams: self.allowed_upstreams.clone(),
-        })
+        };
+        // The URI rules (https except on loopback, RFC 9700 §2.1) belong to usher-oidc.
+        client
+            .check_uris(self.development)
+            .map_err(|(field, refusal)| {
+                let field = match field {
+                    UriField::Redirect(j) => format!("redirect_uris[{j}]"),
+                    UriField::PostLogoutRedirect(j) => format!("post_logout_redirect_uris[{j}]"),
+                    UriField::BackchannelLogout => "backchannel_logout_uri".to_owned(),
+                };
+                ConfigError::invalid(&key(&field), refusal.to_string())
+            })?;
+        Ok(client)
     }
 }
 
 /// RFC 6749 §3.1.2: an absolute URI without a fragment; http(s) only, and no
-/// wildcards (matching is exact, RFC 9700 §2.1).
+/// wildcards (matching is exact, RFC 9700 §2.1). For SAML endpoints; OIDC
+/// clients' URIs follow usher-oidc's stricter rule (`Client::check_uris`).
 pub(super) fn check_redirect_uri(key: &str, uri: &str) -> Result<(), ConfigError> {
     let expected = "expected an absolute http(s) URI without fragment or wildcard";
     let parsed: actix_web::http::Uri = uri

@@ -76,12 +76,7 @@ impl ScimConfig {
         let mut out = Vec::new();
         for (i, c) in self.clients.iter().enumerate() {
             let key = format!("scim.clients[{i}]");
-            let ok = !c.name.is_empty()
-                && c.name.len() <= 64
-                && c.name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-            if !ok {
+            if usher_core::ports::ScimClient::check_name(&c.name).is_err() {
                 return Err(ConfigError::invalid(
                     &format!("{key}.name"),
                     "expected 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' and '.'",

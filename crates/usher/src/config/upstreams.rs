@@ -17,6 +17,7 @@ use usher_core::jit::{GroupMapping, JitPolicy, Mapping, SyncMode, Template};
 use usher_core::{UpstreamId, UpstreamKind, UpstreamProfile};
 use usher_oidc::upstream::{OidcUpstream, UpstreamClientAuth, private_key_jwt_key};
 
+use super::link_by_external_id::ExternalIdConfig;
 use super::{ConfigError, Secret, resolve_secret};
 
 /// `[[upstreams]]`
@@ -106,9 +107,10 @@ pub struct JitConfig {
     pub require_verified_email: bool,
     /// Link to an existing user with the same verified email (default false).
     pub link_by_verified_email: bool,
-    /// Link to the user whose externalId (from SCIM) equals this template's
-    /// value, e.g. `"{oid}"` for Entra ID (default: off).
-    pub link_by_external_id: Option<String>,
+    /// Link to the user SCIM client `scim_client` pushed with the externalId
+    /// `claim` gives, e.g. `{ claim = "{oid}", scim_client = "entra" }` for Entra
+    /// ID (default: off).
+    pub link_by_external_id: Option<ExternalIdConfig>,
     /// `import` (default) or `force`.
     pub sync: SyncConfig,
     /// Groups every user of this upstream joins.
@@ -281,12 +283,8 @@ impl JitConfig {
             link_by_verified_email: self.link_by_verified_email,
             link_by_external_id: self
                 .link_by_external_id
-                .as_deref()
-                .map(|text| {
-                    Template::parse(text).map_err(|e| {
-                        ConfigError::invalid(&format!("{key}.link_by_external_id"), e.to_string())
-                    })
-                })
+                .as_ref()
+                .map(|c| c.rule(key))
                 .transpose()?,
             trusted_domains: domains.to_vec(),
             sync: match self.sync {

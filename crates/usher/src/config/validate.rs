@@ -46,6 +46,15 @@ impl Config {
                 "expected a positive number",
             ));
         }
+        // Below 1 MiB not even one value of the largest size fits.
+        if self.ephemeral.max_bytes < 1024 * 1024 {
+            return Err(ConfigError::invalid(
+                "ephemeral.max_bytes",
+                "expected at least 1048576 (1 MiB, the largest value); the default is \
+                 268435456 (256 MiB)",
+            ));
+        }
+        self.pending_sign_ins.policy()?;
         if self.server.workers == Some(0) {
             return Err(ConfigError::invalid(
                 "server.workers",
@@ -127,10 +136,21 @@ impl Config {
             ));
         }
         let t = &self.login_throttle;
-        if t.per_account == 0 || t.per_ip == 0 || t.window.is_zero() {
+        if t.per_account_and_ip == 0 || t.per_account == 0 || t.per_ip == 0 || t.window.is_zero() {
             return Err(ConfigError::invalid(
                 "login_throttle",
                 "expected positive limits and window",
+            ));
+        }
+        if t.per_account < t.per_account_and_ip {
+            // The account-wide limit would trip first, from one address: the owner
+            // could again be locked out by anyone (lockout as denial of service).
+            return Err(ConfigError::invalid(
+                "login_throttle.per_account",
+                format!(
+                    "must be at least login_throttle.per_account_and_ip ({}); the default is 100",
+                    t.per_account_and_ip
+                ),
             ));
         }
         let mut names = std::collections::HashSet::new();

@@ -9,6 +9,14 @@
 //   { "peers", "base": usher URL, "client_id", "client_secret", "redirect_uri",
 //     "runs": [{ "name", "login": "<account>", "idp_hint": "<upstream id>" }] }
 // Prints `RESULT <json>`: per run { name, ok, claims?, userinfo?, status?, page? }.
+//
+// Login CSRF at the hand-off (runs by name, in order):
+//   { "name", "stop_at_handoff": true, ... }  stops before /login/federated and
+//       reports { handoff: URL }; `start` (e.g. a SAML IdP's IdP-initiated URL)
+//       replaces the app's authorization request.
+//   { "name", "open_handoff_of": NAME }  a fresh browser (the victim) opens that URL.
+//   { "name", "resume": NAME }  the stopped browser follows its URL to the end.
+// Those report `session`: whether the browser holds an usher session cookie.
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -69,12 +77,13 @@ function form(html, fill) {
 // Follows redirects and posts the IdP's forms until the browser reaches `stopAt`
 // (the app's redirect URI); a page that is neither is the end of the road.
 const visited = [];
-async function browse(jar, start, stopAt, login) {
+async function browse(jar, start, stopAt, login, stopAtHandoff = false) {
   let url = new URL(start);
   let method = 'GET';
   let body;
   for (let hop = 0; hop < 30; hop++) {
     if (url.href.startsWith(stopAt)) return { url };
+    if (stopAtHandoff && url.pathname === '/login/federated') return { handoff: url.href };
     const headers = { accept: 'text/html' };
     const cookie = jar.header(url);
     if (cookie) headers.cookie = cookie;
@@ -136,8 +145,36 @@ const as = await oc.discovery(new URL(config.base), config.client_id, {}, oc.Cli
   execute: [oc.allowInsecureRequests],
 });
 
+const hasSession = (jar) => [...jar.jar(new URL(config.base)).keys()]
+  .some((k) => k.endsWith('usher_session'));
+
+async function finish(run, jar, end, { verifier, nonce, state }) {
+  if (!end.url) {
+    log(run.name, 'ended on a page', end.status, end.path);
+    return { name: run.name, ok: false, session: hasSession(jar), ...end };
+  }
+  const tokens = await oc.authorizationCodeGrant(as, end.url, {
+    pkceCodeVerifier: verifier,
+    expectedNonce: nonce,
+    expectedState: state,
+    idTokenExpected: true,
+  });
+  const claims = tokens.claims();
+  const userinfo = await oc.fetchUserInfo(as, tokens.access_token, claims.sub);
+  return { name: run.name, ok: true, session: hasSession(jar), claims, userinfo };
+}
+
+const stopped = new Map();
 const results = [];
 for (const run of config.runs) {
+  if (run.open_handoff_of || run.resume) {
+    const s = stopped.get(run.open_handoff_of ?? run.resume);
+    if (!s) throw new Error(`${run.name}: no stopped run ${run.open_handoff_of ?? run.resume}`);
+    const jar = run.resume ? s.jar : new CookieJar();
+    const end = await browse(jar, s.handoff, config.redirect_uri, s.run.login);
+    results.push(await finish(run, jar, end, s.params));
+    continue;
+  }
   const jar = new CookieJar();
   const verifier = oc.randomPKCECodeVerifier();
   const nonce = oc.randomNonce();
@@ -152,8 +189,13 @@ for (const run of config.runs) {
   };
   if (run.idp_hint) params.kc_idp_hint = run.idp_hint;
   if (run.login_hint) params.login_hint = run.login_hint;
-  const start = oc.buildAuthorizationUrl(as, params);
-  const end = await browse(jar, start.href, config.redirect_uri, run.login);
+  const start = run.start ?? oc.buildAuthorizationUrl(as, params).href;
+  const end = await browse(jar, start, config.redirect_uri, run.login, run.stop_at_handoff);
+  if (end.handoff) {
+    stopped.set(run.name, { run, jar, handoff: end.handoff, params: { verifier, nonce, state } });
+    results.push({ name: run.name, ok: false, handoff: end.handoff });
+    continue;
+  }
   if (!end.url) {
     log(run.name, 'ended on a page', end.status, end.path);
     results.push({ name: run.name, ok: false, ...end });

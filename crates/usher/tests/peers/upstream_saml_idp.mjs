@@ -7,6 +7,9 @@
 //                   id being its metadata URL), then shows a login form
 //   POST /login     signs a Response for the account (xml-crypto, RSA-SHA256) and
 //                   auto-posts it with the RelayState to usher's ACS
+//   GET  /initiate?login=ACCOUNT&upstream=ID
+//                   IdP-initiated: an unsolicited Response (no InResponseTo) for
+//                   the account, auto-posted to usher's ACS of upstream ID
 //
 // Usage: node upstream_saml_idp.mjs '<json>'
 //   { "peers", "port", "entity_id", "key_pem", "cert_pem", "accounts": <file>,
@@ -45,14 +48,16 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;')
   .replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 // A response with a persistent NameID, a session and the account's attributes
-// (samlify's default template has no multi-valued attribute).
-function template(groups) {
+// (samlify's default template has no multi-valued attribute); an unsolicited one
+// has no InResponseTo.
+function template(groups, solicited) {
+  const irt = solicited ? ' InResponseTo="{InResponseTo}"' : '';
   const values = groups.map((_, i) => `<saml:AttributeValue>{Group${i}}</saml:AttributeValue>`).join('');
-  return '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{ID}" Version="2.0" IssueInstant="{IssueInstant}" Destination="{Destination}" InResponseTo="{InResponseTo}">'
+  return '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{ID}" Version="2.0" IssueInstant="{IssueInstant}" Destination="{Destination}"' + irt + '>'
     + '<saml:Issuer>{Issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{StatusCode}"/></samlp:Status>'
     + '<saml:Assertion ID="{AssertionID}" Version="2.0" IssueInstant="{IssueInstant}"><saml:Issuer>{Issuer}</saml:Issuer>'
     + '<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{NameID}</saml:NameID>'
-    + '<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{NotOnOrAfter}" Recipient="{Destination}" InResponseTo="{InResponseTo}"/></saml:SubjectConfirmation></saml:Subject>'
+    + '<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{NotOnOrAfter}" Recipient="{Destination}"' + irt + '/></saml:SubjectConfirmation></saml:Subject>'
     + '<saml:Conditions NotBefore="{IssueInstant}" NotOnOrAfter="{NotOnOrAfter}"><saml:AudienceRestriction><saml:Audience>{Audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>'
     + '<saml:AuthnStatement AuthnInstant="{IssueInstant}" SessionIndex="{SessionIndex}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>'
     + '<saml:AttributeStatement><saml:Attribute Name="mail"><saml:AttributeValue>{Mail}</saml:AttributeValue></saml:Attribute>'
@@ -91,6 +96,28 @@ async function login(body, res) {
     res.end('unknown login or request');
     return;
   }
+  await respond(res, p.sp, p.info, p.relayState, user);
+}
+
+// IdP-initiated: usher's SP metadata for the upstream, then an unsolicited
+// Response.
+async function initiate(url, res) {
+  const accounts = JSON.parse(readFileSync(config.accounts, 'utf8'));
+  const user = accounts[url.searchParams.get('login')];
+  const upstream = url.searchParams.get('upstream') ?? '';
+  if (!user || !/^[A-Za-z0-9_-]+$/.test(upstream)) {
+    res.writeHead(400, { 'content-type': 'text/plain' });
+    res.end('unknown login or upstream');
+    return;
+  }
+  const metadata = await (await fetch(`${config.usher}/federation/${upstream}/saml/metadata`)).text();
+  await respond(res, saml.ServiceProvider({ metadata }), null, undefined, user);
+}
+
+// Signs a Response for `user` (answering `info`, or unsolicited when null) and
+// auto-posts it to the SP's ACS.
+async function respond(res, sp, info, relayState, user) {
+  const p = { sp, info, relayState };
   const acs = p.sp.entityMeta.getAssertionConsumerService('post');
   const custom = (tpl) => {
     const id = idp.entitySetting.generateID();
@@ -105,7 +132,7 @@ async function login(body, res) {
       IssueInstant: now.toISOString(),
       NotOnOrAfter: later.toISOString(),
       StatusCode: saml.Constants.StatusCode.Success,
-      InResponseTo: p.info.extract.request.id,
+      InResponseTo: p.info ? p.info.extract.request.id : '',
       NameID: user.name_id,
       SessionIndex: `_s${randomBytes(8).toString('hex')}`,
       Mail: user.email,
@@ -115,13 +142,14 @@ async function login(body, res) {
     user.groups.forEach((g, i) => { values[`Group${i}`] = g; });
     return { id, context: saml.SamlLib.replaceTagsByValue(tpl, values) };
   };
-  idp.entitySetting.loginResponseTemplate = { context: template(user.groups) };
-  const out = await idp.createLoginResponse(p.sp, p.info, 'post', user, custom, false, p.relayState);
+  idp.entitySetting.loginResponseTemplate = { context: template(user.groups, Boolean(p.info)) };
+  const out = await idp.createLoginResponse(p.sp, p.info ?? {}, 'post', user, custom, false, p.relayState);
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
   res.end(`<!doctype html><body onload="document.forms[0].submit()">`
     + `<form method="post" action="${esc(acs)}">`
     + `<input type="hidden" name="SAMLResponse" value="${esc(out.context)}">`
-    + `<input type="hidden" name="RelayState" value="${esc(p.relayState ?? '')}">`
+    + (p.relayState === undefined ? ''
+      : `<input type="hidden" name="RelayState" value="${esc(p.relayState)}">`)
     + `</form></body>`);
 }
 
@@ -133,6 +161,8 @@ const server = http.createServer(async (req, res) => {
       res.end(idp.getMetadata());
     } else if (req.method === 'GET' && url.pathname === '/sso') {
       await sso(url, res);
+    } else if (req.method === 'GET' && url.pathname === '/initiate') {
+      await initiate(url, res);
     } else if (req.method === 'POST' && url.pathname === '/login') {
       let body = '';
       for await (const chunk of req) body += chunk;

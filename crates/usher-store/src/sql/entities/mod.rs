@@ -3,11 +3,13 @@
 
 pub(crate) mod applications;
 pub(crate) mod audit_log;
+pub(crate) mod consents;
 pub(crate) mod group_members;
 pub(crate) mod groups;
 pub(crate) mod identity_links;
 pub(crate) mod outbox_events;
 pub(crate) mod provisioning_report;
+pub(crate) mod refresh_token_families;
 pub(crate) mod scim_clients;
 pub(crate) mod signing_keys;
 pub(crate) mod upstreams;
