@@ -26,6 +26,7 @@ pub mod random;
 mod secret;
 mod session;
 pub mod stash;
+pub mod transport;
 mod upstream;
 mod user;
 

@@ -125,11 +125,11 @@ pub fn parse_as(xml_bytes: &[u8], root: Root) -> Result<AuthnRequest, Malformed>
         Root::LogoutRequest => b"LogoutRequest",
         Root::LogoutResponse => b"LogoutResponse",
     };
-    if xml::has_dtd(xml_bytes) {
-        return Err(Malformed("a DTD is not allowed"));
-    }
-    let text = std::str::from_utf8(xml_bytes).map_err(|_| Malformed("not UTF-8"))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Before the parser: DTDs (XXE) and any encoding but UTF-8.
+    let text = xml::admit(xml_bytes).map_err(|e| match e {
+        xml::Refused::Dtd => Malformed("a DTD is not allowed"),
+        xml::Refused::Encoding(m) => Malformed(m),
+    })?;
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
     reader.config_mut().expand_empty_elements = true;

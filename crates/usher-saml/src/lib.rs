@@ -25,6 +25,7 @@ mod init;
 mod issue;
 mod keys;
 mod metadata;
+mod metadata_trust;
 mod page;
 mod propagate;
 mod redirect_sig;
@@ -41,6 +42,7 @@ mod xml;
 
 pub use inbound::{MAX_DEFLATED, MAX_ENCODED, MAX_INFLATED};
 pub use keys::{KEY_REFRESH, KeyCache};
+pub use metadata_trust::{MetadataPin, SignatureRefused, check_metadata_url};
 pub use routes::configure;
 pub use sp::{Acs, Binding, Claim, NameIdFormat, ServiceProvider, SignWhat};
 pub use sp_metadata::{MetadataError, parse_sp_metadata};
@@ -50,7 +52,7 @@ pub use upstream::error::Rejection;
 pub use upstream::idp_metadata::{IdpMetadata, IdpMetadataError, parse_idp_metadata};
 pub use upstream::pending::{PLAIN_COOKIE as SP_COOKIE, SECURE_COOKIE as SP_SECURE_COOKIE};
 pub use upstream::settings::{
-    DEFAULT_EMAIL_ATTRIBUTES, MAX_CLOCK_SKEW, SamlUpstream, SamlUpstreamSettings, SsoBinding,
-    UpstreamConfigError, UpstreamIdentity,
+    DEFAULT_EMAIL_ATTRIBUTES, MAX_CLOCK_SKEW, SamlUpstream, SamlUpstreamSettings, SettingsFiles,
+    SsoBinding, UpstreamConfigError, UpstreamIdentity,
 };
 pub use upstream::state::{SamlSpData, SamlSpDeps, SamlSpState};

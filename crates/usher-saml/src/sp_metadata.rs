@@ -1,35 +1,58 @@
 //! A [`ServiceProvider`] from SP metadata (SAML Metadata §2.4.4), as read from a
-//! file or fetched from a URL by the binary. DTDs are refused before samael parses the document.
+//! file or fetched from a URL by the binary. The XML gate (DTDs, encodings other
+//! than UTF-8) runs before samael parses the document; with a
+//! [`MetadataPin`], only what its signature covers is parsed.
 
 use samael::metadata::EntityDescriptor;
 
+use crate::metadata_trust::{self, MetadataPin};
 use crate::sp::{Acs, Binding, NameIdFormat, ServiceProvider};
 use crate::xml;
 
 /// Why SP metadata was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("SP metadata: {0}")]
-pub struct MetadataError(pub String);
+pub enum MetadataError {
+    /// Not usable SP metadata.
+    #[error("SP metadata: {0}")]
+    Invalid(String),
+    /// A pin is set and the signature is missing or wrong
+    /// (`metadata_signing_certificate`).
+    #[error("SP metadata: {0}")]
+    Signature(#[from] metadata_trust::SignatureRefused),
+}
+
+fn invalid(m: impl Into<String>) -> MetadataError {
+    MetadataError::Invalid(m.into())
+}
 
 /// Parses SP metadata; per-SP settings not in metadata (what to sign, attributes,
 /// IdP-initiated, lifetimes) take [`ServiceProvider::new`]'s defaults for the
-/// caller to override.
-pub fn parse_sp_metadata(xml_text: &str) -> Result<ServiceProvider, MetadataError> {
-    if xml::has_dtd(xml_text.as_bytes()) {
-        return Err(MetadataError("a DTD is not allowed".into()));
-    }
+/// caller to override. With `pin`, the document must be signed with it (see
+/// [`metadata_trust::signed_root`]) and only the signed bytes are read.
+pub fn parse_sp_metadata(
+    xml_text: &str,
+    pin: Option<&MetadataPin>,
+) -> Result<ServiceProvider, MetadataError> {
+    let signed;
+    let xml_text = match pin {
+        Some(pin) => {
+            signed = metadata_trust::signed_root(xml_text, pin)?;
+            signed.as_str()
+        }
+        None => xml::admit(xml_text.as_bytes()).map_err(|e| invalid(e.to_string()))?,
+    };
     let ed: EntityDescriptor = xml_text
         .parse()
-        .map_err(|e| MetadataError(format!("not an EntityDescriptor: {e}")))?;
+        .map_err(|e| invalid(format!("not an EntityDescriptor: {e}")))?;
     let entity_id = ed
         .entity_id
         .clone()
-        .ok_or_else(|| MetadataError("entityID is missing".into()))?;
+        .ok_or_else(|| invalid("entityID is missing"))?;
     let sso = ed
         .sp_sso_descriptors
         .as_ref()
         .and_then(|d| d.first())
-        .ok_or_else(|| MetadataError("no SPSSODescriptor".into()))?;
+        .ok_or_else(|| invalid("no SPSSODescriptor"))?;
     let acs: Vec<Acs> = sso
         .assertion_consumer_services
         .iter()
@@ -43,9 +66,7 @@ pub fn parse_sp_metadata(xml_text: &str) -> Result<ServiceProvider, MetadataErro
         })
         .collect();
     if !acs.iter().any(|a| a.binding == Binding::HttpPost) {
-        return Err(MetadataError(
-            "no HTTP-POST AssertionConsumerService".into(),
-        ));
+        return Err(invalid("no HTTP-POST AssertionConsumerService"));
     }
     // A KeyDescriptor without `use` serves both signing and encryption (SAML
     // Metadata §2.4.1.1).

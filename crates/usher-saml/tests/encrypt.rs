@@ -241,28 +241,34 @@ fn key_descriptor(usage: Option<&str>, cert: &[u8]) -> String {
 fn metadata_encryption_key_descriptor_is_the_encryption_certificate() {
     let (_, signing) = sp_keys("signing");
     let (_, encryption) = sp_keys("encryption");
-    let sp = parse_sp_metadata(&metadata(&format!(
-        "{}{}",
-        key_descriptor(Some("signing"), &signing),
-        key_descriptor(Some("encryption"), &encryption)
-    )))
+    let sp = parse_sp_metadata(
+        &metadata(&format!(
+            "{}{}",
+            key_descriptor(Some("signing"), &signing),
+            key_descriptor(Some("encryption"), &encryption)
+        )),
+        None,
+    )
     .expect("parses");
     assert_eq!(sp.signing_cert_der.as_deref(), Some(&signing[..]));
     assert_eq!(sp.encryption_cert_der.as_deref(), Some(&encryption[..]));
 
     // Encryption first in the document: still not used for signing.
-    let sp = parse_sp_metadata(&metadata(&format!(
-        "{}{}",
-        key_descriptor(Some("encryption"), &encryption),
-        key_descriptor(Some("signing"), &signing)
-    )))
+    let sp = parse_sp_metadata(
+        &metadata(&format!(
+            "{}{}",
+            key_descriptor(Some("encryption"), &encryption),
+            key_descriptor(Some("signing"), &signing)
+        )),
+        None,
+    )
     .expect("parses");
     assert_eq!(sp.signing_cert_der.as_deref(), Some(&signing[..]));
     assert_eq!(sp.encryption_cert_der.as_deref(), Some(&encryption[..]));
 
     // Signing only: no encryption.
-    let sp =
-        parse_sp_metadata(&metadata(&key_descriptor(Some("signing"), &signing))).expect("parses");
+    let sp = parse_sp_metadata(&metadata(&key_descriptor(Some("signing"), &signing)), None)
+        .expect("parses");
     assert!(sp.encryption_cert_der.is_none());
     assert!(sp.signing_cert_der.is_some());
 }
@@ -270,9 +276,9 @@ fn metadata_encryption_key_descriptor_is_the_encryption_certificate() {
 #[test]
 fn metadata_key_descriptor_without_use_serves_both() {
     let (_, both) = sp_keys("both");
-    let sp = parse_sp_metadata(&metadata(&key_descriptor(None, &both))).expect("parses");
+    let sp = parse_sp_metadata(&metadata(&key_descriptor(None, &both)), None).expect("parses");
     assert_eq!(sp.signing_cert_der.as_deref(), Some(&both[..]));
     assert_eq!(sp.encryption_cert_der.as_deref(), Some(&both[..]));
-    let none = parse_sp_metadata(&metadata("")).expect("parses");
+    let none = parse_sp_metadata(&metadata(""), None).expect("parses");
     assert!(none.encryption_cert_der.is_none() && none.signing_cert_der.is_none());
 }

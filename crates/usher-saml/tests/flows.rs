@@ -380,7 +380,7 @@ async fn sp_metadata_is_parsed() {
   </md:SPSSODescriptor>
 </md:EntityDescriptor>"#
     );
-    let sp = parse_sp_metadata(&md).expect("parses");
+    let sp = parse_sp_metadata(&md, None).expect("parses");
     assert_eq!(sp.entity_id, SP);
     assert_eq!(sp.acs.len(), 2);
     assert_eq!(
@@ -395,7 +395,7 @@ async fn sp_metadata_is_parsed() {
         "<?xml version=\"1.0\"?>",
         "<?xml version=\"1.0\"?><!DOCTYPE x>",
     );
-    assert!(parse_sp_metadata(&with_dtd).is_err());
+    assert!(parse_sp_metadata(&with_dtd, None).is_err());
 }
 
 /// An AuthnRequest with an enveloped signature by the SP's key (POST binding).

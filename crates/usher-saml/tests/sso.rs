@@ -213,6 +213,59 @@ async fn doctype_xxe_payload_is_refused() {
     assert!(body.contains("DTD"));
 }
 
+/// The request as UTF-16LE with a byte-order mark, declared so.
+fn utf16(xml: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    for unit in xml.encode_utf16() {
+        out.extend_from_slice(&unit.to_le_bytes());
+    }
+    out
+}
+
+#[actix_web::test]
+async fn xml_declared_in_another_encoding_is_refused_before_parsing() {
+    // libxml2 (under xmlsec) decodes by the declaration or the byte-order mark,
+    // quick-xml always as UTF-8: the two parsers must never be handed a
+    // document they could read differently.
+    let idp = Idp::new(vec![sp()]).await;
+    let latin1 = format!(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>{}",
+        authn_request("_e1", SP, "")
+    );
+    let (status, body) = get(&idp, &redirect_uri(&latin1), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("only UTF-8 is accepted"), "{body}");
+    let (status, body) = post(
+        &idp,
+        format!("SAMLRequest={}", urlencode(&STANDARD.encode(&latin1))),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("only UTF-8 is accepted"), "{body}");
+
+    let wide = utf16(&format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-16\"?>{}",
+        authn_request("_e2", SP, "")
+    ));
+    let (status, body) = post(
+        &idp,
+        format!("SAMLRequest={}", urlencode(&STANDARD.encode(&wide))),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("only UTF-8 is accepted"), "{body}");
+    let redirect = format!("/saml/sso?SAMLRequest={}", urlencode(&deflate_b64(&wide)));
+    let (status, body) = get(&idp, &redirect, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // The same request declared UTF-8 is accepted (to the sign-in page).
+    let utf8 = latin1.replace("ISO-8859-1", "utf-8");
+    let (status, body) = get(&idp, &redirect_uri(&utf8.replace("_e1", "_e3")), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+}
+
 #[actix_web::test]
 async fn oversized_request_deflate_bomb_is_refused() {
     let idp = Idp::new(vec![sp()]).await;

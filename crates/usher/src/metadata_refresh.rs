@@ -20,27 +20,44 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_METADATA_BYTES: usize = 1024 * 1024;
 /// How often an SP whose metadata never loaded is retried, at most.
 const FIRST_LOAD_RETRY: Duration = Duration::from_secs(30);
-/// Redirects followed, at most, all to the same scheme.
+/// Redirects followed, at most.
 const MAX_REDIRECTS: usize = 5;
 
-/// The HTTP client for metadata URLs: timeout, no redirect to another scheme.
+/// The HTTP client for metadata URLs: timeouts, and redirects followed only
+/// while they keep the transport protected ([`redirect_refusal`]).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(FETCH_TIMEOUT)
         .connect_timeout(FETCH_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            let from = attempt.previous().last().map(|u| u.scheme().to_owned());
-            if from.as_deref() != Some(attempt.url().scheme()) {
-                attempt.error("redirect to another scheme refused")
-            } else if attempt.previous().len() > MAX_REDIRECTS {
-                attempt.error("too many redirects")
-            } else {
-                attempt.follow()
-            }
-        }))
+        .redirect(reqwest::redirect::Policy::custom(
+            |attempt| match redirect_refusal(attempt.previous(), attempt.url()) {
+                Some(why) => attempt.error(why),
+                None => attempt.follow(),
+            },
+        ))
         .user_agent(concat!("usher/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Why a redirect from the URLs fetched so far (`previous`, the configured URL
+/// first) to `to` is not followed, if it is not. The configured URL passed
+/// [`usher_saml::check_metadata_url`]; every hop must too, or a redirect would
+/// undo it (an https server, or anyone on the path of a loopback one, sending
+/// usher to plain http elsewhere), and a hop never leaves https, not even for
+/// loopback. A bounded number, so a loop ends.
+fn redirect_refusal(previous: &[reqwest::Url], to: &reqwest::Url) -> Option<&'static str> {
+    if previous.len() > MAX_REDIRECTS {
+        return Some("too many redirects (more than 5)");
+    }
+    let from_https = previous.iter().any(|u| u.scheme() == "https");
+    if from_https && to.scheme() != "https" {
+        return Some("a redirect from https to another scheme is refused");
+    }
+    if usher_saml::check_metadata_url(to.as_str()).is_err() {
+        return Some("a redirect to a URL other than https (or http on loopback) is refused");
+    }
+    None
 }
 
 /// Reads `declaration`'s metadata (file or URL) and builds the SP, fields applied.
@@ -49,12 +66,11 @@ pub async fn load(
     client: &reqwest::Client,
     declaration: &SpDeclaration,
 ) -> Option<Result<ServiceProvider, String>> {
-    Some(read(client, &declaration.source).await?.and_then(|xml| {
-        declaration.sp_from_metadata(&xml).map_err(|e| match e {
-            ConfigError::Invalid { message, .. } => message,
-            other => other.to_string(),
-        })
-    }))
+    Some(
+        read(client, &declaration.source)
+            .await?
+            .and_then(|xml| declaration.sp_from_metadata(&xml).map_err(reason)),
+    )
 }
 
 /// The metadata text of `source`; `None` for an entity declared by fields.
@@ -134,6 +150,14 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, String> {
     String::from_utf8(body).map_err(|_| format!("{url} answered a body that is not UTF-8"))
 }
 
+/// A configuration error as a log reason: the key, then what is wrong.
+fn reason(e: ConfigError) -> String {
+    match e {
+        ConfigError::Invalid { key, message } => format!("{key}: {message}"),
+        other => other.to_string(),
+    }
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -179,7 +203,7 @@ pub async fn first_load_upstreams(
         .filter(|d| matches!(d.source, SpSource::Url(_)));
     let loads = urls.map(|d| async move {
         let result = match read(client, &d.source).await {
-            Some(Ok(xml)) => d.resolve(Some(&xml)).map_err(|e| e.to_string()),
+            Some(Ok(xml)) => d.resolve(Some(&xml)).map_err(reason),
             Some(Err(reason)) => Err(reason),
             None => Err("no metadata source".to_owned()),
         };
@@ -228,10 +252,7 @@ pub fn spawn(state: Arc<SamlState>, client: reqwest::Client, declarations: Vec<S
             loaded,
             client.clone(),
             move |xml| {
-                let sp = declaration.sp_from_metadata(xml).map_err(|e| match e {
-                    ConfigError::Invalid { message, .. } => message,
-                    other => other.to_string(),
-                })?;
+                let sp = declaration.sp_from_metadata(xml).map_err(reason)?;
                 state.replace_service_provider(sp);
                 Ok(())
             },
@@ -263,8 +284,8 @@ pub fn spawn_upstreams(
             client.clone(),
             move |xml| {
                 state
-                    .reload_upstream(&d.who, &d.settings, xml, &d.certificate_files)
-                    .map_err(|e| e.message)
+                    .reload_upstream(&d.who, &d.settings, xml, &d.files)
+                    .map_err(|e| format!("{}: {}", d.key(e.field), e.message))
             },
         );
     }
@@ -314,7 +335,37 @@ fn refresher(
 
 #[cfg(test)]
 mod tests {
-    use super::acceptable_type;
+    use super::{acceptable_type, redirect_refusal};
+
+    fn urls(list: &[&str]) -> Vec<reqwest::Url> {
+        list.iter()
+            .map(|u| reqwest::Url::parse(u).expect("url"))
+            .collect()
+    }
+
+    #[test]
+    fn redirects_never_leave_https_and_are_bounded() {
+        let to = |u: &str| reqwest::Url::parse(u).expect("url");
+        let https = urls(&["https://idp.example/md"]);
+        let local = urls(&["http://127.0.0.1:8/md"]);
+        assert_eq!(
+            redirect_refusal(&https, &to("https://cdn.example/md")),
+            None
+        );
+        assert_eq!(redirect_refusal(&local, &to("http://localhost:9/md")), None);
+        assert_eq!(
+            redirect_refusal(&local, &to("https://idp.example/md")),
+            None
+        );
+        assert!(redirect_refusal(&https, &to("http://idp.example/md")).is_some());
+        assert!(redirect_refusal(&https, &to("http://127.0.0.1/md")).is_some());
+        assert!(redirect_refusal(&local, &to("http://192.0.2.7/md")).is_some());
+        assert!(redirect_refusal(&local, &to("ftp://127.0.0.1/md")).is_some());
+        let five = urls(&["https://a.example/1"; 5]);
+        assert_eq!(redirect_refusal(&five, &to("https://a.example/2")), None);
+        let six = urls(&["https://a.example/1"; 6]);
+        assert!(redirect_refusal(&six, &to("https://a.example/2")).is_some());
+    }
 
     #[test]
     fn xml_and_text_types_are_accepted() {

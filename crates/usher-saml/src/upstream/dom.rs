@@ -167,14 +167,18 @@ fn push_text(stack: &mut [Element], s: &str) {
     }
 }
 
+/// [`xml::admit`], its refusal as an [`XmlError`].
+pub fn admit(bytes: &[u8]) -> Result<&str, XmlError> {
+    xml::admit(bytes).map_err(|e| match e {
+        xml::Refused::Dtd => XmlError("a DTD is not allowed"),
+        xml::Refused::Encoding(m) => XmlError(m),
+    })
+}
+
 /// Parses `bytes` into its root element.
 pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
-    // Before any parser sees the bytes: XXE and entity expansion.
-    if xml::has_dtd(bytes) {
-        return Err(XmlError("a DTD is not allowed"));
-    }
-    let text = std::str::from_utf8(bytes).map_err(|_| XmlError("not UTF-8"))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Before any parser sees the bytes: XXE, entity expansion, encodings.
+    let text = admit(bytes)?;
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
     reader.config_mut().expand_empty_elements = true;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use usher_core::UpstreamId;
 
 use super::idp_metadata::{certificate_der, parse_idp_metadata};
+use crate::metadata_trust::{MetadataPin, signed_root};
 use crate::sp::Binding;
 
 /// The largest clock skew allowed to be configured.
@@ -65,6 +66,12 @@ pub struct SamlUpstreamSettings {
     /// How often metadata from a URL is re-read.
     #[serde(default = "default_refresh")]
     pub metadata_refresh_seconds: u64,
+    /// A certificate file (PEM; read by the binary and passed to
+    /// [`Self::resolve`] in [`SettingsFiles`]): the metadata must then carry an
+    /// enveloped signature over its root made with it
+    /// ([`crate::metadata_trust::signed_root`]).
+    #[serde(default)]
+    pub metadata_signing_certificate: Option<PathBuf>,
     /// The IdP's entity id: the expected `Issuer` (required without metadata;
     /// picks the entity in an EntitiesDescriptor).
     #[serde(default)]
@@ -122,6 +129,7 @@ impl Default for SamlUpstreamSettings {
             metadata_file: None,
             metadata_url: None,
             metadata_refresh_seconds: default_refresh(),
+            metadata_signing_certificate: None,
             idp_entity_id: None,
             sso_url: None,
             sso_binding: None,
@@ -140,12 +148,24 @@ impl Default for SamlUpstreamSettings {
     }
 }
 
-/// Why an upstream cannot be configured; the message names the field.
+/// The contents of the files [`SamlUpstreamSettings`] names, read by the binary
+/// (this crate reads nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsFiles {
+    /// The contents of `certificate_files`, in order.
+    pub certificate_files: Vec<String>,
+    /// The contents of `metadata_signing_certificate`.
+    pub metadata_signing_certificate: Option<String>,
+}
+
+/// Why an upstream cannot be configured.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("upstream {upstream}: {message}")]
 pub struct UpstreamConfigError {
     /// The upstream.
     pub upstream: String,
+    /// The settings field to fix (`metadata_url`, `certificates`, ...).
+    pub field: &'static str,
     /// What is wrong and what to do.
     pub message: String,
 }
@@ -210,22 +230,54 @@ fn absolute_http(url: &str) -> bool {
 
 impl SamlUpstreamSettings {
     /// Checks and resolves the settings with the metadata text (when configured)
-    /// and the contents of `certificate_files`. Refuses an upstream without a
-    /// signing certificate: nothing it sends could be verified.
+    /// and the contents of the files they name. Refuses an upstream without a
+    /// signing certificate: nothing it sends could be verified. With
+    /// `metadata_signing_certificate`, the metadata is read only from what its
+    /// signature covers, and unsigned or badly signed metadata is refused.
     pub fn resolve(
         &self,
         who: &UpstreamIdentity,
         metadata_xml: Option<&str>,
-        certificate_file_contents: &[String],
+        files: &SettingsFiles,
     ) -> Result<SamlUpstream, UpstreamConfigError> {
-        let fail = |message: String| UpstreamConfigError {
+        let fail = |field: &'static str, message: String| UpstreamConfigError {
             upstream: who.id.to_string(),
+            field,
             message,
         };
-        let metadata = match metadata_xml {
+        let metadata_field = if self.metadata_url.is_some() {
+            "metadata_url"
+        } else {
+            "metadata_file"
+        };
+        const PIN: &str = "metadata_signing_certificate";
+        let pin = match (
+            &self.metadata_signing_certificate,
+            &files.metadata_signing_certificate,
+        ) {
+            (None, _) => None,
+            (Some(_), None) => return Err(fail(PIN, "the certificate file was not read".into())),
+            (Some(_), Some(_)) if metadata_xml.is_none() => {
+                return Err(fail(
+                    PIN,
+                    "only applies with metadata_file or metadata_url".into(),
+                ));
+            }
+            (Some(_), Some(text)) => Some(MetadataPin::from_pem(text).map_err(|e| fail(PIN, e))?),
+        };
+        let metadata = match (metadata_xml, &pin) {
+            (Some(xml), Some(pin)) => {
+                let signed =
+                    signed_root(xml, pin).map_err(|e| fail(PIN, format!("IdP metadata: {e}")))?;
+                Some(signed)
+            }
+            (Some(xml), None) => Some(xml.to_owned()),
+            (None, _) => None,
+        };
+        let metadata = match metadata {
             Some(xml) => Some(
-                parse_idp_metadata(xml, self.idp_entity_id.as_deref())
-                    .map_err(|e| fail(e.to_string()))?,
+                parse_idp_metadata(&xml, self.idp_entity_id.as_deref())
+                    .map_err(|e| fail(metadata_field, e.to_string()))?,
             ),
             None => None,
         };
@@ -234,7 +286,12 @@ impl SamlUpstreamSettings {
             .clone()
             .or_else(|| metadata.as_ref().map(|m| m.entity_id.clone()))
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| fail("idp_entity_id is required without metadata".into()))?;
+            .ok_or_else(|| {
+                fail(
+                    "idp_entity_id",
+                    "idp_entity_id is required without metadata".into(),
+                )
+            })?;
         let (sso_url, sso_binding) = match (&self.sso_url, &metadata) {
             (Some(url), _) => (
                 url.clone(),
@@ -254,14 +311,22 @@ impl SamlUpstreamSettings {
                     None => pick(Binding::HttpRedirect).or_else(|| pick(Binding::HttpPost)),
                 };
                 let (b, url) = found.ok_or_else(|| {
-                    fail("the IdP metadata has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding".into())
+                    fail(metadata_field, "the IdP metadata has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding".into())
                 })?;
                 (url.clone(), *b)
             }
-            (None, None) => return Err(fail("sso_url is required without metadata".into())),
+            (None, None) => {
+                return Err(fail(
+                    "sso_url",
+                    "sso_url is required without metadata".into(),
+                ));
+            }
         };
         if !absolute_http(&sso_url) {
-            return Err(fail(format!("sso_url {sso_url:?} is not an http(s) URL")));
+            return Err(fail(
+                "sso_url",
+                format!("sso_url {sso_url:?} is not an http(s) URL"),
+            ));
         }
         let slo_url = self.slo_url.clone().or_else(|| {
             metadata.as_ref().and_then(|m| {
@@ -275,18 +340,25 @@ impl SamlUpstreamSettings {
             .as_ref()
             .map(|m| m.signing_certificates.clone())
             .unwrap_or_default();
-        for text in self.certificates.iter().chain(certificate_file_contents) {
-            certificates.push(certificate_der(text).map_err(fail)?);
+        for text in &self.certificates {
+            certificates.push(certificate_der(text).map_err(|e| fail("certificates", e))?);
+        }
+        for text in &files.certificate_files {
+            certificates.push(certificate_der(text).map_err(|e| fail("certificate_files", e))?);
         }
         certificates.dedup();
         if certificates.is_empty() {
             return Err(fail(
+                "certificates",
                 "no signing certificate: add the IdP's certificate (certificates, certificate_files) or metadata with a signing KeyDescriptor".into(),
             ));
         }
         let skew = Duration::from_secs(self.clock_skew_seconds);
         if skew > MAX_CLOCK_SKEW {
-            return Err(fail("clock_skew_seconds must be at most 600".into()));
+            return Err(fail(
+                "clock_skew_seconds",
+                "clock_skew_seconds must be at most 600".into(),
+            ));
         }
         let email_attributes = if self.email_attributes.is_empty() {
             DEFAULT_EMAIL_ATTRIBUTES

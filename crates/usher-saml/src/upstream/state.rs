@@ -9,7 +9,9 @@ use actix_web::web;
 use usher_core::ports::{Clock, EphemeralStore, KeyStore};
 use usher_core::{Interactions, PendingBudget};
 
-use super::settings::{SamlUpstream, SamlUpstreamSettings, UpstreamConfigError, UpstreamIdentity};
+use super::settings::{
+    SamlUpstream, SamlUpstreamSettings, SettingsFiles, UpstreamConfigError, UpstreamIdentity,
+};
 use crate::keys::KeyCache;
 
 /// How handlers find the state: set once the backends are open.
@@ -91,9 +93,9 @@ impl SamlSpState {
         who: &UpstreamIdentity,
         settings: &SamlUpstreamSettings,
         metadata_xml: &str,
-        certificate_file_contents: &[String],
+        files: &SettingsFiles,
     ) -> Result<(), UpstreamConfigError> {
-        let upstream = settings.resolve(who, Some(metadata_xml), certificate_file_contents)?;
+        let upstream = settings.resolve(who, Some(metadata_xml), files)?;
         self.replace_upstream(upstream);
         Ok(())
     }

@@ -214,7 +214,7 @@ pub fn check(root: &Element) -> Result<Shape, Rejection> {
 }
 
 /// One Reference, to the parent's own ID, with allowed transforms only.
-fn check_signature(sig: &Element, parent_id: &str) -> Result<(), Rejection> {
+pub(crate) fn check_signature(sig: &Element, parent_id: &str) -> Result<(), Rejection> {
     let shape = Rejection::SignatureShape;
     let signed_info = sig
         .only_child(DSIG, "SignedInfo")?

@@ -1,4 +1,5 @@
-//! From the bytes of a Response to what the IdP signed. Order: DTD refused,
+//! From the bytes of a Response to what the IdP signed. Order: the XML gate
+//! (DTD and any encoding but UTF-8 refused, [`crate::xml::admit`]),
 //! strict parse, shape ([`super::structure`]), required signatures present, then
 //! xmlsec verifies every signature with the upstream's configured certificates
 //! only (a certificate in KeyInfo is never used: the key is set on the context)
@@ -18,7 +19,6 @@ use super::dom::{self, ASSERTION, PROTOCOL};
 use super::error::Rejection;
 use super::settings::SamlUpstream;
 use super::structure::{self, STATUS_SUCCESS, Wrapper};
-use crate::xml;
 
 /// What the IdP signed, with the wrapper to check.
 #[derive(Debug, Clone)]
@@ -32,7 +32,8 @@ pub struct Verified {
     pub assertion: Assertion,
 }
 
-const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
+/// SignatureMethods xmlsec accepts (with their digests).
+pub(crate) const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
     AllowedSignatureAlgorithm::RsaSha256,
     AllowedSignatureAlgorithm::RsaSha384,
     AllowedSignatureAlgorithm::RsaSha512,
@@ -45,10 +46,10 @@ const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
 /// non-Success status is reported as [`Rejection::Status`] once the shape is
 /// known (such a Response need not carry an assertion or a signature).
 pub fn verify_document(upstream: &SamlUpstream, xml_bytes: &[u8]) -> Result<Verified, Rejection> {
-    if xml::has_dtd(xml_bytes) {
-        return Err(Rejection::Doctype);
-    }
-    let raw = dom::parse(xml_bytes)?;
+    // The gate before any parser (DTD, encodings other than UTF-8); xmlsec gets
+    // the same admitted text quick-xml read.
+    let text = dom::admit(xml_bytes)?;
+    let raw = dom::parse(text.as_bytes())?;
     let shape = structure::check(&raw)?;
     if shape.wrapper.status != STATUS_SUCCESS {
         let mut status = shape.wrapper.status.clone();
@@ -74,8 +75,6 @@ pub fn verify_document(upstream: &SamlUpstream, xml_bytes: &[u8]) -> Result<Veri
             "neither the Response nor the Assertion is signed",
         ));
     }
-    let text =
-        std::str::from_utf8(xml_bytes).map_err(|_| Rejection::Malformed("not UTF-8".into()))?;
     let certs: Vec<CertificateDer> = upstream
         .certificates
         .iter()

@@ -386,6 +386,44 @@ async fn doctype_is_refused_before_parsing() {
 }
 
 #[actix_web::test]
+async fn response_declared_in_another_encoding_is_refused_before_parsing() {
+    // A validly signed Response, declared ISO-8859-1: xmlsec (libxml2) would
+    // decode it as Latin-1 while the shape checks read it as UTF-8, two
+    // different documents behind one verdict. Refused before either parser.
+    let sp = Sp::new(settings()).await;
+    let (s, r) = solicited(&sp).await;
+    let signed = r.signed_assertion();
+    let latin1 = format!("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>{signed}");
+    let a = post_for(&sp, &s, &latin1).await;
+    refused(&a, StatusCode::BAD_REQUEST, "only UTF-8 is accepted");
+
+    // UTF-16 with its byte-order mark.
+    use base64::Engine;
+    let (s, r) = solicited(&sp).await;
+    let mut wide = vec![0xFF, 0xFE];
+    for unit in r.signed_assertion().encode_utf16() {
+        wide.extend_from_slice(&unit.to_le_bytes());
+    }
+    let form = format!(
+        "SAMLResponse={}&RelayState={}",
+        urlencode(&base64::engine::general_purpose::STANDARD.encode(&wide)),
+        urlencode(&s.relay_state)
+    );
+    let a = sp.post_form(form, Some(&s.browser)).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    assert!(a.location.is_empty());
+
+    // Declared UTF-8, the same kind of response goes through.
+    let (s, r) = solicited(&sp).await;
+    let utf8 = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{}",
+        r.signed_assertion()
+    );
+    let a = post_for(&sp, &s, &utf8).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+}
+
+#[actix_web::test]
 async fn two_signed_assertions_are_refused() {
     let sp = Sp::new(settings()).await;
     let (s, r) = solicited(&sp).await;
@@ -707,7 +745,7 @@ async fn replaced_upstream_trusts_only_its_new_certificate() {
         certificates: vec![attacker().cert_pem()],
         ..settings()
     }
-    .resolve(&who, None, &[])
+    .resolve(&who, None, &Default::default())
     .expect("resolves");
     sp.state.replace_upstream(rolled);
     let (s, r) = solicited(&sp).await;

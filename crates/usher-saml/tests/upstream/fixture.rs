@@ -393,7 +393,9 @@ impl Sp {
             enabled,
             public_url: PUBLIC_URL.into(),
         };
-        let upstream = settings.resolve(&who, None, &[]).expect("resolves");
+        let upstream = settings
+            .resolve(&who, None, &Default::default())
+            .expect("resolves");
         let deps = SamlSpDeps {
             keys,
             ephemeral: ephemeral.clone(),

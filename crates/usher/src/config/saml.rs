@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use usher_saml::{Acs, Binding, Claim, NameIdFormat, ServiceProvider, SignWhat};
+use usher_saml::{
+    Acs, Binding, Claim, MetadataError, MetadataPin, NameIdFormat, ServiceProvider, SignWhat,
+};
 
 use super::ConfigError;
 
@@ -29,8 +31,11 @@ pub struct SpConfig {
     pub entity_id: String,
     /// The SP's metadata XML, as a file.
     pub metadata_file: Option<PathBuf>,
-    /// The SP's metadata XML, fetched over http(s).
+    /// The SP's metadata XML, fetched over https (http only on loopback).
     pub metadata_url: Option<String>,
+    /// A certificate (PEM file) the metadata must be signed with: an enveloped
+    /// signature over its root, checked at every read.
+    pub metadata_signing_certificate: Option<PathBuf>,
     /// How often the metadata is re-read (default 1 hour, at least 1 second).
     #[serde(default, with = "humantime_serde")]
     pub metadata_refresh: Option<Duration>,
@@ -80,7 +85,7 @@ pub enum SpSource {
     Fields,
     /// A metadata file.
     File(PathBuf),
-    /// Metadata fetched over http(s).
+    /// Metadata fetched over https (http only on loopback).
     Url(String),
 }
 
@@ -95,6 +100,7 @@ pub struct SpDeclaration {
     /// How often the metadata is re-read.
     pub refresh: Duration,
     index: usize,
+    pin: Option<MetadataPin>,
     overrides: Overrides,
 }
 
@@ -180,8 +186,13 @@ impl SpDeclaration {
             SpSource::Url(url) => (self.key("metadata_url"), url.clone()),
             SpSource::Fields => (self.key("entity_id"), "metadata".to_owned()),
         };
-        let sp = usher_saml::parse_sp_metadata(xml)
-            .map_err(|e| ConfigError::invalid(&key, format!("{origin}: {e}")))?;
+        let sp = usher_saml::parse_sp_metadata(xml, self.pin.as_ref()).map_err(|e| {
+            let key = match e {
+                MetadataError::Signature(_) => self.key("metadata_signing_certificate"),
+                MetadataError::Invalid(_) => key.clone(),
+            };
+            ConfigError::invalid(&key, format!("{origin}: {e}"))
+        })?;
         if sp.entity_id != self.entity_id {
             return Err(ConfigError::invalid(
                 &self.key("entity_id"),
@@ -234,19 +245,6 @@ impl SpDeclaration {
     }
 }
 
-/// Checks a metadata URL: absolute http or https with a host.
-pub(super) fn check_metadata_url(key: &str, url: &str) -> Result<(), ConfigError> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| ConfigError::invalid(key, format!("not an absolute URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ConfigError::invalid(
-            key,
-            "expected an http:// or https:// URL with a host",
-        ));
-    }
-    Ok(())
-}
-
 impl SpConfig {
     fn declaration(&self, i: usize) -> Result<SpDeclaration, ConfigError> {
         let key = |k: &str| format!("saml.service_providers[{i}].{k}");
@@ -259,7 +257,8 @@ impl SpConfig {
             }
             (Some(path), None) => SpSource::File(path.clone()),
             (None, Some(url)) => {
-                check_metadata_url(&key("metadata_url"), url)?;
+                usher_saml::check_metadata_url(url)
+                    .map_err(|e| ConfigError::invalid(&key("metadata_url"), e))?;
                 SpSource::Url(url.clone())
             }
             (None, None) => {
@@ -289,11 +288,31 @@ impl SpConfig {
             Some(d) => d,
             None => DEFAULT_METADATA_REFRESH,
         };
+        let pin =
+            match &self.metadata_signing_certificate {
+                None => None,
+                Some(_) if source == SpSource::Fields => {
+                    return Err(ConfigError::invalid(
+                        &key("metadata_signing_certificate"),
+                        "only applies with metadata_file or metadata_url",
+                    ));
+                }
+                Some(path) => {
+                    let key = key("metadata_signing_certificate");
+                    let pem = std::fs::read_to_string(path).map_err(|e| {
+                        ConfigError::invalid(&key, format!("cannot read {}: {e}", path.display()))
+                    })?;
+                    Some(MetadataPin::from_pem(&pem).map_err(|e| {
+                        ConfigError::invalid(&key, format!("{}: {e}", path.display()))
+                    })?)
+                }
+            };
         Ok(SpDeclaration {
             entity_id: self.entity_id.clone(),
             source,
             refresh,
             index: i,
+            pin,
             overrides: self.overrides(i)?,
         })
     }

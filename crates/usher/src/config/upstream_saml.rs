@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use usher_saml::{SamlUpstream, SamlUpstreamSettings, UpstreamIdentity};
+use usher_saml::{SamlUpstream, SamlUpstreamSettings, SettingsFiles, UpstreamIdentity};
 
 use super::upstreams::{UpstreamConfig, profiles};
 use super::{ConfigError, SpSource};
@@ -28,13 +28,14 @@ pub struct SamlUpstreamDeclaration {
     pub source: SpSource,
     /// How often file or URL metadata is re-read.
     pub refresh: Duration,
-    /// The contents of `certificate_files`.
-    pub certificate_files: Vec<String>,
+    /// The contents of `certificate_files` and `metadata_signing_certificate`.
+    pub files: SettingsFiles,
     index: usize,
 }
 
 impl SamlUpstreamDeclaration {
-    fn key(&self, field: &str) -> String {
+    /// The full key of one of its fields (`upstreams[2].saml.metadata_url`).
+    pub fn key(&self, field: &str) -> String {
         format!("upstreams[{}].saml.{field}", self.index)
     }
 
@@ -42,28 +43,8 @@ impl SamlUpstreamDeclaration {
     /// when declared by fields); the error names the key to fix.
     pub fn resolve(&self, metadata: Option<&str>) -> Result<SamlUpstream, ConfigError> {
         self.settings
-            .resolve(&self.who, metadata, &self.certificate_files)
-            .map_err(|e| {
-                let m = e.message;
-                let field =
-                    if m.starts_with("no signing certificate") || m.starts_with("a certificate") {
-                        "certificates"
-                    } else if m.starts_with("IdP metadata") {
-                        match &self.source {
-                            SpSource::Url(_) => "metadata_url",
-                            _ => "metadata_file",
-                        }
-                    } else if m.contains("idp_entity_id") {
-                        "idp_entity_id"
-                    } else if m.contains("sso_url") {
-                        "sso_url"
-                    } else if m.contains("clock_skew_seconds") {
-                        "clock_skew_seconds"
-                    } else {
-                        "metadata_file"
-                    };
-                ConfigError::invalid(&self.key(field), m)
-            })
+            .resolve(&self.who, metadata, &self.files)
+            .map_err(|e| ConfigError::invalid(&self.key(e.field), e.message))
     }
 }
 
@@ -101,7 +82,8 @@ pub fn saml_upstreams(
             }
             (Some(path), None) => SpSource::File(path.clone()),
             (None, Some(url)) => {
-                super::saml::check_metadata_url(&key("metadata_url"), url)?;
+                usher_saml::check_metadata_url(url)
+                    .map_err(|e| ConfigError::invalid(&key("metadata_url"), e))?;
                 SpSource::Url(url.clone())
             }
             (None, None) => SpSource::Fields,
@@ -112,11 +94,18 @@ pub fn saml_upstreams(
                 "must be at least 1 (3600, the default, is usual)",
             ));
         }
-        let certificate_files = settings
-            .certificate_files
-            .iter()
-            .map(|p| read_text(&key("certificate_files"), p))
-            .collect::<Result<Vec<_>, _>>()?;
+        let files = SettingsFiles {
+            certificate_files: settings
+                .certificate_files
+                .iter()
+                .map(|p| read_text(&key("certificate_files"), p))
+                .collect::<Result<Vec<_>, _>>()?,
+            metadata_signing_certificate: settings
+                .metadata_signing_certificate
+                .as_ref()
+                .map(|p| read_text(&key("metadata_signing_certificate"), p))
+                .transpose()?,
+        };
         let declaration = SamlUpstreamDeclaration {
             who: UpstreamIdentity {
                 id: profile.id,
@@ -127,7 +116,7 @@ pub fn saml_upstreams(
             settings: settings.clone(),
             source,
             refresh: Duration::from_secs(settings.metadata_refresh_seconds),
-            certificate_files,
+            files,
             index,
         };
         match &declaration.source {

@@ -438,19 +438,17 @@ fn check_issuer(key: &str, issuer: &str) -> Result<(), ConfigError> {
     let parsed: actix_web::http::Uri = issuer
         .parse()
         .map_err(|_| ConfigError::invalid(key, "expected an https URL"))?;
-    let host = parsed.host().unwrap_or_default();
-    let loopback = host == "localhost"
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match parsed.scheme_str() {
-        Some("https") if !host.is_empty() => Ok(()),
-        Some("http") if loopback => Ok(()),
-        _ => Err(ConfigError::invalid(
+    let (scheme, host) = (parsed.scheme_str(), parsed.host());
+    if scheme
+        .zip(host)
+        .is_some_and(|(s, h)| usher_core::transport::is_protected(s, h))
+    {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
             key,
             "expected an https URL (http only for localhost)",
-        )),
+        ))
     }
 }
 
