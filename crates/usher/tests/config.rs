@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::saml_metadata::metadata;
+use crate::saml_metadata_trust::MetadataSigner;
 use crate::support::{Scratch, Server, run, stderr, stdout, usher};
 
 fn check(dir: &Scratch, toml: &str) -> std::process::Output {
@@ -374,6 +376,21 @@ fn service_provider_mistakes_name_the_key() {
         ),
         ("metadata_url = \"sp.test/md\"", "metadata_url", "absolute"),
         (
+            "acs_urls = [\"https://sp.test/acs\"]\nmetadata_signing_certificate = \"x.pem\"",
+            "metadata_signing_certificate",
+            "only applies",
+        ),
+        (
+            "metadata_url = \"https://sp.test/md\"\nmetadata_signing_certificate = \"missing.pem\"",
+            "metadata_signing_certificate",
+            "cannot read",
+        ),
+        (
+            "metadata_url = \"https://sp.test/md\"\nmetadata_signing_certificate = \"usher.toml\"",
+            "metadata_signing_certificate",
+            "certificate",
+        ),
+        (
             "metadata_url = \"https://sp.test/md\"\nmetadata_refresh = \"500ms\"",
             "metadata_refresh",
             "at least 1s",
@@ -557,4 +574,135 @@ async fn link_by_external_id_must_name_a_known_scim_client() {
     server.wait_ready().await;
     let (ok, log) = server.terminate();
     assert!(ok, "{log}");
+}
+
+#[test]
+fn metadata_over_plain_http_to_remote_host_is_refused() {
+    // Anyone on the path could add a signing certificate or move an ACS.
+    let dir = Scratch::new();
+    let sp = |url: &str| {
+        format!(
+            "[[saml.service_providers]]\nentity_id = \"https://sp.test\"\nmetadata_url = \"{url}\"\n"
+        )
+    };
+    let upstream = |url: &str| {
+        format!(
+            "[[upstreams]]\nid = \"partner\"\nkind = \"saml\"\n[upstreams.saml]\nmetadata_url = \"{url}\"\n"
+        )
+    };
+    for (toml, key) in [
+        (
+            sp("http://sp.test/metadata"),
+            "saml.service_providers[0].metadata_url",
+        ),
+        (
+            sp("HTTP://10.1.2.3/metadata"),
+            "saml.service_providers[0].metadata_url",
+        ),
+        (
+            upstream("http://idp.partner.test/metadata"),
+            "upstreams[0].saml.metadata_url",
+        ),
+        (
+            upstream("http://127.0.0.1.evil.test/metadata"),
+            "upstreams[0].saml.metadata_url",
+        ),
+    ] {
+        let out = check(&dir, &toml);
+        assert!(!out.status.success(), "accepted: {toml}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(key) && err.contains("expected an https:// URL"),
+            "{toml}\n=> {err}"
+        );
+    }
+    // Plain http on loopback stays allowed (tests, an IdP on the same machine).
+    for toml in [
+        sp("http://127.0.0.1:9/metadata"),
+        sp("http://[::1]:9/metadata"),
+        upstream("http://localhost:9/metadata"),
+        upstream("https://idp.partner.test/metadata"),
+    ] {
+        let out = check(&dir, &toml);
+        assert!(out.status.success(), "{toml}\n=> {}", stderr(&out));
+    }
+}
+
+/// IdP metadata naming `cert` (base64 DER) as its signing certificate.
+fn idp_metadata(cert: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\"?>\n<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" \
+entityID=\"https://idp.partner.test\"><md:IDPSSODescriptor \
+protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\"><md:KeyDescriptor use=\"signing\">\
+<ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:X509Data><ds:X509Certificate>{cert}\
+</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService \
+Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://idp.partner.test/sso\"/>\
+</md:IDPSSODescriptor></md:EntityDescriptor>"
+    )
+}
+
+#[test]
+fn pinned_metadata_file_signed_by_unpinned_key_is_refused_at_start() {
+    let dir = Scratch::new();
+    let pinned = MetadataSigner::new(&dir, "pinned");
+    let attacker = MetadataSigner::new(&dir, "attacker");
+    let n = std::cell::Cell::new(0);
+    let file = |xml: &str| {
+        n.set(n.get() + 1);
+        dir.write(&format!("metadata-{}.xml", n.get()), xml)
+    };
+    let sp = |xml: &str| {
+        let file = file(xml);
+        format!(
+            "[[saml.service_providers]]\nentity_id = \"https://sp.meta.test/metadata\"\n\
+             metadata_file = \"{}\"\nmetadata_signing_certificate = \"{}\"\n",
+            file.display(),
+            pinned.cert.display()
+        )
+    };
+    let upstream = |xml: &str| {
+        let file = file(xml);
+        format!(
+            "[[upstreams]]\nid = \"partner\"\nkind = \"saml\"\n[upstreams.saml]\n\
+             metadata_file = \"{}\"\nmetadata_signing_certificate = \"{}\"\n",
+            file.display(),
+            pinned.cert.display()
+        )
+    };
+    let sp_md = metadata("https://sp.meta.test/metadata", "https://sp.meta.test/acs");
+    let idp_md = idp_metadata(&pinned.cert_base64());
+
+    let ok = check(&dir, &sp(&pinned.sign(&sp_md)));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let ok = check(&dir, &upstream(&pinned.sign(&idp_md)));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    let attacker_idp_md = idp_metadata(&attacker.cert_base64());
+    let cases = [
+        (
+            sp(&attacker.sign(&sp_md)),
+            "saml.service_providers[0]",
+            "does not verify",
+        ),
+        (sp(&sp_md), "saml.service_providers[0]", "no signature"),
+        (
+            upstream(&attacker.sign(&attacker_idp_md)),
+            "upstreams[0].saml",
+            "does not verify",
+        ),
+        (
+            upstream(&attacker_idp_md),
+            "upstreams[0].saml",
+            "no signature",
+        ),
+    ];
+    for (toml, prefix, why) in cases {
+        let out = check(&dir, &toml);
+        assert!(!out.status.success(), "accepted: {toml}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{prefix}.metadata_signing_certificate")) && err.contains(why),
+            "{toml}\n=> {err}"
+        );
+    }
 }

@@ -9,6 +9,7 @@ mod federation_saml;
 mod oidc;
 mod saml;
 mod saml_metadata;
+mod saml_metadata_trust;
 mod scim;
 mod serve;
 mod services;

@@ -15,31 +15,31 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::support::{Scratch, Server, usher};
 
-const SP: &str = "https://sp.meta.test/metadata";
-const ACS1: &str = "https://sp.meta.test/acs-one";
-const ACS2: &str = "https://sp.meta.test/acs-two";
-const ACS3: &str = "https://sp.meta.test/acs-three";
+pub(crate) const SP: &str = "https://sp.meta.test/metadata";
+pub(crate) const ACS1: &str = "https://sp.meta.test/acs-one";
+pub(crate) const ACS2: &str = "https://sp.meta.test/acs-two";
+pub(crate) const ACS3: &str = "https://sp.meta.test/acs-three";
 
 /// What the metadata server answers, and how many requests it got.
 #[derive(Clone)]
-struct Served {
+pub(crate) struct Served {
     answer: Arc<Mutex<(u16, String, Vec<u8>)>>,
     hits: Arc<AtomicUsize>,
 }
 
 impl Served {
-    fn set(&self, status: u16, content_type: &str, body: impl Into<Vec<u8>>) {
+    pub(crate) fn set(&self, status: u16, content_type: &str, body: impl Into<Vec<u8>>) {
         *self.answer.lock().unwrap_or_else(|p| p.into_inner()) =
             (status, content_type.to_owned(), body.into());
     }
 
-    fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 
     /// Waits until usher has fetched twice more: the second fetch started after
     /// the answer changed, and the one before it has been fully handled.
-    async fn wait_two_fetches(&self) {
+    pub(crate) async fn wait_two_fetches(&self) {
         let target = self.hits() + 2;
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.hits() < target {
@@ -50,7 +50,7 @@ impl Served {
 }
 
 /// SP metadata for `entity_id` with one HTTP-POST ACS.
-fn metadata(entity_id: &str, acs: &str) -> String {
+pub(crate) fn metadata(entity_id: &str, acs: &str) -> String {
     format!(
         r#"<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity_id}">
@@ -63,7 +63,16 @@ fn metadata(entity_id: &str, acs: &str) -> String {
 }
 
 /// A metadata server on 127.0.0.1 answering `GET /metadata`.
-async fn metadata_server(
+pub(crate) async fn metadata_server(
+    status: u16,
+    body: String,
+) -> (String, Served, actix_web::dev::ServerHandle) {
+    metadata_server_at([127, 0, 0, 1].into(), status, body).await
+}
+
+/// [`metadata_server`] on `ip`.
+pub(crate) async fn metadata_server_at(
+    ip: std::net::IpAddr,
     status: u16,
     body: String,
 ) -> (String, Served, actix_web::dev::ServerHandle) {
@@ -97,7 +106,7 @@ async fn metadata_server(
     })
     .workers(1)
     .disable_signals()
-    .bind(("127.0.0.1", 0))
+    .bind((ip, 0))
     .expect("binds");
     let addr = server.addrs()[0];
     let server = server.run();
@@ -136,7 +145,7 @@ fn urlencode(s: &str) -> String {
 /// Sends an SP-initiated HTTP-Redirect AuthnRequest naming `acs`, without a
 /// session: 303 to the sign-in page when usher accepts it, 400 when the SP or
 /// the ACS URL is not registered.
-async fn sso(server: &Server, acs: &str) -> u16 {
+pub(crate) async fn sso(server: &Server, acs: &str) -> u16 {
     static N: AtomicUsize = AtomicUsize::new(0);
     let id = format!("_meta{}", N.fetch_add(1, Ordering::SeqCst));
     let now = time::OffsetDateTime::now_utc()
@@ -179,7 +188,7 @@ IssueInstant=\"{now}\" AssertionConsumerServiceURL=\"{acs}\"><saml:Issuer>{SP}</
 }
 
 /// Polls until `acs` gets `want`.
-async fn eventually(server: &Server, acs: &str, want: u16) {
+pub(crate) async fn eventually(server: &Server, acs: &str, want: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let got = sso(server, acs).await;

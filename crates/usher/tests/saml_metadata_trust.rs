@@ -1,0 +1,297 @@
+//! SAML metadata someone on the network path could change (issue 10, item 2):
+//! the real `usher serve` fetching metadata from servers on this machine. A
+//! redirect off loopback to plain http is not followed, redirect loops end; with
+//! `metadata_signing_certificate`, metadata signed by another key, unsigned,
+//! altered after signing or wrapped around a genuine signature is refused at
+//! start (the SP stays unregistered, an error names the key) and on refresh (the
+//! last good SP stays).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use samael::crypto::{Crypto, CryptoProvider};
+
+use crate::saml::key_pair;
+use crate::saml_metadata::{
+    ACS1, ACS2, ACS3, SP, eventually, metadata, metadata_server, metadata_server_at, sso,
+};
+use crate::support::{Scratch, Server, usher};
+
+/// A key that signs metadata (an SP's, an IdP's or a federation's), with its
+/// certificate as a PEM file to pin.
+pub(crate) struct MetadataSigner {
+    pub cert: PathBuf,
+    key_der: Vec<u8>,
+    cert_b64: String,
+}
+
+impl MetadataSigner {
+    pub(crate) fn new(dir: &Scratch, stem: &str) -> Self {
+        let (cert, key) = key_pair(dir, "metadata.signer.test", stem);
+        let key_pem = std::fs::read(&key).expect("key");
+        let key_der = openssl::pkey::PKey::private_key_from_pem(&key_pem)
+            .expect("key")
+            .private_key_to_pkcs8()
+            .expect("pkcs8");
+        let cert_pem = std::fs::read(&cert).expect("cert");
+        let cert_der = openssl::x509::X509::from_pem(&cert_pem)
+            .expect("cert")
+            .to_der()
+            .expect("der");
+        Self {
+            cert,
+            key_der,
+            cert_b64: STANDARD.encode(cert_der),
+        }
+    }
+
+    /// The certificate, base64 DER (as in a KeyDescriptor).
+    pub(crate) fn cert_base64(&self) -> String {
+        self.cert_b64.clone()
+    }
+
+    /// `xml` (an `md:EntityDescriptor` root without an `ID`) given the `ID`
+    /// `_md1` and an enveloped RSA-SHA256 signature over it, as the first child.
+    pub(crate) fn sign(&self, xml: &str) -> String {
+        let at = xml
+            .find("<md:EntityDescriptor")
+            .expect("an EntityDescriptor");
+        let end = at + xml[at..].find('>').expect("its start tag ends");
+        let template = format!(
+            "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
+<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
+<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\
+<ds:Reference URI=\"#_md1\"><ds:Transforms>\
+<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
+<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
+<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue></ds:DigestValue>\
+</ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data>\
+<ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>",
+            self.cert_b64
+        );
+        let unsigned = format!(
+            "{} ID=\"_md1\"{}{template}{}",
+            &xml[..at + "<md:EntityDescriptor".len()],
+            &xml[at + "<md:EntityDescriptor".len()..=end],
+            &xml[end + 1..]
+        );
+        Crypto::sign_xml(unsigned, &self.key_der).expect("xmlsec signs")
+    }
+}
+
+/// Signature wrapping: a new root describing `entity_id` with `acs`, carrying
+/// the genuine signature of `signed` (whose Reference names the genuine
+/// entity, hidden in the new root's Extensions).
+pub(crate) fn wrapped(signed: &str, entity_id: &str, acs: &str) -> String {
+    let from = signed.find("<ds:Signature").expect("signature");
+    let to = signed.find("</ds:Signature>").expect("signature end") + "</ds:Signature>".len();
+    let signature = &signed[from..to];
+    let genuine = &signed[signed.find("<md:EntityDescriptor").expect("root")..];
+    let evil = metadata(entity_id, acs);
+    let evil = &evil[evil.find("<md:EntityDescriptor").expect("root")..];
+    let start_end = evil.find('>').expect("start tag") + 1;
+    format!(
+        "{} ID=\"_evil\">{signature}<md:Extensions>{}</md:Extensions>{}",
+        &evil[..start_end - 1],
+        genuine.replacen(signature, "", 1),
+        &evil[start_end..]
+    )
+}
+
+/// `usher serve` with one SP declared by `metadata_url`, re-read every second,
+/// pinned to `pin` when given.
+async fn start_usher(dir: &Scratch, url: &str, pin: Option<&PathBuf>) -> Server {
+    let pin = pin
+        .map(|p| format!("metadata_signing_certificate = \"{}\"\n", p.display()))
+        .unwrap_or_default();
+    let config = dir.write(
+        "usher.toml",
+        &format!(
+            "[[saml.service_providers]]\nentity_id = \"{SP}\"\nmetadata_url = \"{url}\"\n\
+             metadata_refresh = \"1s\"\n{pin}"
+        ),
+    );
+    let mut cmd = usher(&dir.0);
+    cmd.arg("--config").arg(&config);
+    let mut server = Server::start(cmd).await;
+    server.wait_ready().await;
+    server
+}
+
+#[tokio::test]
+async fn metadata_signed_by_unpinned_key_is_refused_at_start_and_on_refresh() {
+    let dir = Scratch::new();
+    let pinned = MetadataSigner::new(&dir, "pinned");
+    let attacker = MetadataSigner::new(&dir, "attacker");
+    let (url, served, handle) = metadata_server(200, attacker.sign(&metadata(SP, ACS1))).await;
+    let server = start_usher(&dir, &url, Some(&pinned.cert)).await;
+
+    // At start: signed by another key, so the SP is not registered.
+    served.wait_two_fetches().await;
+    assert_eq!(sso(&server, ACS1).await, 400, "not registered");
+
+    // Signed with the pinned certificate: loaded.
+    served.set(
+        200,
+        "application/samlmetadata+xml",
+        pinned.sign(&metadata(SP, ACS1)),
+    );
+    eventually(&server, ACS1, 303).await;
+
+    // Each forged refresh (moving the ACS to ACS3) keeps the last good SP.
+    let genuine_acs2 = pinned.sign(&metadata(SP, ACS2));
+    let forged = [
+        ("unsigned", metadata(SP, ACS3)),
+        ("signed by another key", attacker.sign(&metadata(SP, ACS3))),
+        ("altered after signing", genuine_acs2.replace(ACS2, ACS3)),
+        ("wrapped", wrapped(&genuine_acs2, SP, ACS3)),
+    ];
+    for (what, body) in forged {
+        served.set(200, "application/samlmetadata+xml", body);
+        served.wait_two_fetches().await;
+        assert_eq!(sso(&server, ACS1).await, 303, "kept after {what}");
+        assert_eq!(sso(&server, ACS3).await, 400, "{what} not applied");
+    }
+    // A genuine change still goes through.
+    served.set(200, "application/samlmetadata+xml", genuine_acs2);
+    eventually(&server, ACS2, 303).await;
+
+    let (_, log) = server.terminate();
+    let key = "saml.service_providers[0].metadata_signing_certificate";
+    assert!(
+        log.lines().any(|l| l.contains("ERROR")
+            && l.contains("unusable until it loads")
+            && l.contains(key)
+            && l.contains("does not verify")),
+        "no error naming the key at start:\n{log}"
+    );
+    for reason in [
+        "no signature",
+        "does not verify",
+        "does not name its parent element",
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("refresh failed") && l.contains(key) && l.contains(reason)),
+            "no refresh warning naming {key} and {reason:?}:\n{log}"
+        );
+    }
+    handle.stop(false).await;
+}
+
+/// A server on `ip` answering every GET with a 302 to `location(n)`, `n` the
+/// number of requests so far.
+async fn redirect_server(
+    ip: std::net::IpAddr,
+    location: impl Fn(usize) -> String + Clone + Send + 'static,
+) -> (String, Arc<AtomicUsize>, actix_web::dev::ServerHandle) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let server = HttpServer::new(move || {
+        let (h, location) = (h.clone(), location.clone());
+        App::new().default_service(web::to(move || {
+            let n = h.fetch_add(1, Ordering::SeqCst) + 1;
+            let to = location(n);
+            async move {
+                HttpResponse::Found()
+                    .insert_header(("location", to))
+                    .finish()
+            }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind((ip, 0))
+    .expect("binds");
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (format!("http://{addr}"), hits, handle)
+}
+
+/// An address of this machine that is not loopback, if it has one: where a
+/// redirect can point to show it is refused rather than merely unreachable.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // Connecting a UDP socket sends nothing; it only picks the route.
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+async fn wait_hits(hits: &AtomicUsize, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hits.load(Ordering::SeqCst) < at_least {
+        assert!(Instant::now() < deadline, "usher stopped fetching");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn metadata_redirected_from_loopback_to_plain_http_elsewhere_is_refused() {
+    // Good metadata really is served at the non-loopback address, so a usher
+    // that followed the redirect would register the SP.
+    let Some(ip) = non_loopback_ip() else {
+        println!(
+            "SKIPPED metadata_redirected_from_loopback_to_plain_http_elsewhere_is_refused: \
+             this machine has no non-loopback address"
+        );
+        return;
+    };
+    let dir = Scratch::new();
+    let (elsewhere, served, elsewhere_handle) =
+        metadata_server_at(ip, 200, metadata(SP, ACS1)).await;
+    let target = elsewhere.clone();
+    let (base, hits, handle) =
+        redirect_server("127.0.0.1".parse().expect("ip"), move |_| target.clone()).await;
+    let server = start_usher(&dir, &format!("{base}/metadata"), None).await;
+    wait_hits(&hits, 3).await;
+    assert_eq!(sso(&server, ACS1).await, 400, "the redirect was followed");
+    assert_eq!(served.hits(), 0, "usher fetched {elsewhere}");
+
+    let (_, log) = server.terminate();
+    assert!(
+        log.contains("a redirect to a URL other than https (or http on loopback) is refused"),
+        "{log}"
+    );
+    handle.stop(false).await;
+    elsewhere_handle.stop(false).await;
+}
+
+#[tokio::test]
+async fn metadata_redirect_loops_are_bounded_and_loopback_hops_followed() {
+    let dir = Scratch::new();
+    // Loopback to loopback, once: followed.
+    let (good, _, good_handle) = metadata_server(200, metadata(SP, ACS1)).await;
+    let (hop, _, hop_handle) =
+        redirect_server("127.0.0.1".parse().expect("ip"), move |_| good.clone()).await;
+    let server = start_usher(&dir, &format!("{hop}/metadata"), None).await;
+    eventually(&server, ACS1, 303).await;
+    drop(server);
+
+    // A loop: each fetch gives up after 5 redirects (6 requests).
+    let (base, hits, handle) = redirect_server("127.0.0.1".parse().expect("ip"), |n| {
+        format!("/metadata?n={n}")
+    })
+    .await;
+    let server = start_usher(&dir, &format!("{base}/metadata"), None).await;
+    wait_hits(&hits, 12).await;
+    assert_eq!(sso(&server, ACS1).await, 400);
+    let (_, log) = server.terminate();
+    let fetches = log.matches("too many redirects").count();
+    assert!(fetches >= 2, "{log}");
+    assert!(
+        hits.load(Ordering::SeqCst) <= 6 * (fetches + 1),
+        "{} requests for {fetches} fetches",
+        hits.load(Ordering::SeqCst)
+    );
+    handle.stop(false).await;
+    hop_handle.stop(false).await;
+    good_handle.stop(false).await;
+}
