@@ -62,7 +62,8 @@ pub(crate) fn metadata(entity_id: &str, acs: &str) -> String {
     )
 }
 
-/// A metadata server on 127.0.0.1 answering `GET /metadata`.
+/// A metadata server on 127.0.0.1 answering `GET /metadata` (a 3xx status
+/// redirects to the body, `{n}` in it replaced by the request count).
 pub(crate) async fn metadata_server(
     status: u16,
     body: String,
@@ -92,14 +93,17 @@ pub(crate) async fn metadata_server_at(
             web::get().to(move || {
                 let s = s.clone();
                 async move {
-                    s.hits.fetch_add(1, Ordering::SeqCst);
+                    let n = s.hits.fetch_add(1, Ordering::SeqCst) + 1;
                     let (status, ct, body) =
                         s.answer.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    HttpResponse::build(
-                        actix_web::http::StatusCode::from_u16(status).unwrap_or_default(),
-                    )
-                    .content_type(ct)
-                    .body(body)
+                    let status = actix_web::http::StatusCode::from_u16(status).unwrap_or_default();
+                    let mut answer = HttpResponse::build(status);
+                    if status.is_redirection() {
+                        // A redirect: the body is where to, `{n}` the request count.
+                        let to = String::from_utf8_lossy(&body).replace("{n}", &n.to_string());
+                        return answer.insert_header(("location", to)).finish();
+                    }
+                    answer.content_type(ct).body(body)
                 }
             }),
         )
@@ -117,11 +121,16 @@ pub(crate) async fn metadata_server_at(
 
 /// `usher serve` with one SP declared by `metadata_url`, re-read every second.
 async fn start_usher(dir: &Scratch, url: &str) -> Server {
+    start_usher_with(dir, url, "sign = \"both\"\n").await
+}
+
+/// [`start_usher`], with `extra` lines in the SP's table.
+pub(crate) async fn start_usher_with(dir: &Scratch, url: &str, extra: &str) -> Server {
     let config = dir.write(
         "usher.toml",
         &format!(
             "[[saml.service_providers]]\nentity_id = \"{SP}\"\nmetadata_url = \"{url}\"\n\
-             metadata_refresh = \"1s\"\nsign = \"both\"\n"
+             metadata_refresh = \"1s\"\n{extra}"
         ),
     );
     let mut cmd = usher(&dir.0);
@@ -259,21 +268,30 @@ async fn sp_metadata_by_url_is_refreshed_and_a_bad_refresh_keeps_the_last_good_s
     }
 
     let (_, log) = server.terminate();
-    for reason in [
-        "SP metadata",
-        "describes \"https://other.test/\"",
-        "DTD",
-        "more than 1 MiB",
-        "application/json",
-        "500",
-    ] {
+    assert_refresh_failures(
+        &log,
+        SP,
+        &[
+            "SP metadata",
+            "describes \"https://other.test/\"",
+            "DTD",
+            "more than 1 MiB",
+            "application/json",
+            "500",
+        ],
+    );
+    handle.stop(false).await;
+}
+
+/// `log` has a refresh warning naming `who` for each of `reasons`.
+pub(crate) fn assert_refresh_failures(log: &str, who: &str, reasons: &[&str]) {
+    for reason in reasons {
         assert!(
             log.lines()
-                .any(|l| l.contains("refresh failed") && l.contains(SP) && l.contains(reason)),
-            "no warning naming the SP and {reason:?}:\n{log}"
+                .any(|l| l.contains("refresh failed") && l.contains(who) && l.contains(reason)),
+            "no refresh warning naming {who} and {reason:?}:\n{log}"
         );
     }
-    handle.stop(false).await;
 }
 
 #[tokio::test]

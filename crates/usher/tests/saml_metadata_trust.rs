@@ -7,20 +7,18 @@
 //! last good SP stays).
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use samael::crypto::{Crypto, CryptoProvider};
 
 use crate::saml::key_pair;
 use crate::saml_metadata::{
-    ACS1, ACS2, ACS3, SP, eventually, metadata, metadata_server, metadata_server_at, sso,
+    ACS1, ACS2, ACS3, SP, assert_refresh_failures, eventually, metadata, metadata_server,
+    metadata_server_at, sso, start_usher_with,
 };
-use crate::support::{Scratch, Server, usher};
+use crate::support::{Scratch, Server};
 
 /// A key that signs metadata (an SP's, an IdP's or a federation's), with its
 /// certificate as a PEM file to pin.
@@ -109,18 +107,7 @@ async fn start_usher(dir: &Scratch, url: &str, pin: Option<&PathBuf>) -> Server 
     let pin = pin
         .map(|p| format!("metadata_signing_certificate = \"{}\"\n", p.display()))
         .unwrap_or_default();
-    let config = dir.write(
-        "usher.toml",
-        &format!(
-            "[[saml.service_providers]]\nentity_id = \"{SP}\"\nmetadata_url = \"{url}\"\n\
-             metadata_refresh = \"1s\"\n{pin}"
-        ),
-    );
-    let mut cmd = usher(&dir.0);
-    cmd.arg("--config").arg(&config);
-    let mut server = Server::start(cmd).await;
-    server.wait_ready().await;
-    server
+    start_usher_with(dir, url, &pin).await
 }
 
 #[tokio::test]
@@ -170,49 +157,16 @@ async fn metadata_signed_by_unpinned_key_is_refused_at_start_and_on_refresh() {
             && l.contains("does not verify")),
         "no error naming the key at start:\n{log}"
     );
-    for reason in [
-        "no signature",
-        "does not verify",
-        "does not name its parent element",
-    ] {
-        assert!(
-            log.lines()
-                .any(|l| l.contains("refresh failed") && l.contains(key) && l.contains(reason)),
-            "no refresh warning naming {key} and {reason:?}:\n{log}"
-        );
-    }
+    assert_refresh_failures(
+        &log,
+        key,
+        &[
+            "no signature",
+            "does not verify",
+            "does not name its parent element",
+        ],
+    );
     handle.stop(false).await;
-}
-
-/// A server on `ip` answering every GET with a 302 to `location(n)`, `n` the
-/// number of requests so far.
-async fn redirect_server(
-    ip: std::net::IpAddr,
-    location: impl Fn(usize) -> String + Clone + Send + 'static,
-) -> (String, Arc<AtomicUsize>, actix_web::dev::ServerHandle) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let h = hits.clone();
-    let server = HttpServer::new(move || {
-        let (h, location) = (h.clone(), location.clone());
-        App::new().default_service(web::to(move || {
-            let n = h.fetch_add(1, Ordering::SeqCst) + 1;
-            let to = location(n);
-            async move {
-                HttpResponse::Found()
-                    .insert_header(("location", to))
-                    .finish()
-            }
-        }))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind((ip, 0))
-    .expect("binds");
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (format!("http://{addr}"), hits, handle)
 }
 
 /// An address of this machine that is not loopback, if it has one: where a
@@ -223,14 +177,6 @@ fn non_loopback_ip() -> Option<std::net::IpAddr> {
     socket.connect("192.0.2.1:9").ok()?;
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
-}
-
-async fn wait_hits(hits: &AtomicUsize, at_least: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while hits.load(Ordering::SeqCst) < at_least {
-        assert!(Instant::now() < deadline, "usher stopped fetching");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -247,11 +193,9 @@ async fn metadata_redirected_from_loopback_to_plain_http_elsewhere_is_refused() 
     let dir = Scratch::new();
     let (elsewhere, served, elsewhere_handle) =
         metadata_server_at(ip, 200, metadata(SP, ACS1)).await;
-    let target = elsewhere.clone();
-    let (base, hits, handle) =
-        redirect_server("127.0.0.1".parse().expect("ip"), move |_| target.clone()).await;
-    let server = start_usher(&dir, &format!("{base}/metadata"), None).await;
-    wait_hits(&hits, 3).await;
+    let (url, hop, handle) = metadata_server(302, elsewhere.clone()).await;
+    let server = start_usher(&dir, &url, None).await;
+    hop.wait_two_fetches().await;
     assert_eq!(sso(&server, ACS1).await, 400, "the redirect was followed");
     assert_eq!(served.hits(), 0, "usher fetched {elsewhere}");
 
@@ -269,27 +213,27 @@ async fn metadata_redirect_loops_are_bounded_and_loopback_hops_followed() {
     let dir = Scratch::new();
     // Loopback to loopback, once: followed.
     let (good, _, good_handle) = metadata_server(200, metadata(SP, ACS1)).await;
-    let (hop, _, hop_handle) =
-        redirect_server("127.0.0.1".parse().expect("ip"), move |_| good.clone()).await;
-    let server = start_usher(&dir, &format!("{hop}/metadata"), None).await;
+    let (hop, _, hop_handle) = metadata_server(302, good).await;
+    let server = start_usher(&dir, &hop, None).await;
     eventually(&server, ACS1, 303).await;
     drop(server);
 
     // A loop: each fetch gives up after 5 redirects (6 requests).
-    let (base, hits, handle) = redirect_server("127.0.0.1".parse().expect("ip"), |n| {
-        format!("/metadata?n={n}")
-    })
-    .await;
-    let server = start_usher(&dir, &format!("{base}/metadata"), None).await;
-    wait_hits(&hits, 12).await;
+    let (url, looping, handle) = metadata_server(302, "/metadata?n={n}".into()).await;
+    let server = start_usher(&dir, &url, None).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while looping.hits() < 12 {
+        assert!(Instant::now() < deadline, "usher stopped fetching");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(sso(&server, ACS1).await, 400);
     let (_, log) = server.terminate();
     let fetches = log.matches("too many redirects").count();
     assert!(fetches >= 2, "{log}");
     assert!(
-        hits.load(Ordering::SeqCst) <= 6 * (fetches + 1),
+        looping.hits() <= 6 * (fetches + 1),
         "{} requests for {fetches} fetches",
-        hits.load(Ordering::SeqCst)
+        looping.hits()
     );
     handle.stop(false).await;
     hop_handle.stop(false).await;

@@ -1,8 +1,9 @@
 //! An upstream IdP's metadata (SAML Metadata §2.3.2, §2.4.3): its entity id,
 //! SingleSignOnService and SingleLogoutService endpoints and signing
-//! certificates, read with the strict tree of [`super::dom`]. Metadata signatures
-//! are not checked: the file or URL is trusted as configuration (fetch it over
-//! https), as Keycloak and authentik do by default.
+//! certificates, read with the strict tree of [`super::dom`]. The text comes from
+//! a file or an https URL; with `metadata_signing_certificate` it is the signed
+//! root only ([`crate::metadata_trust::signed_root`], applied by
+//! [`super::settings::SamlUpstreamSettings::resolve`]).
 
 // Parses network input: an index out of range must be an error, never a panic.
 #![warn(clippy::indexing_slicing)]

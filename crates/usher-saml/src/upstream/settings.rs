@@ -60,7 +60,9 @@ pub struct SamlUpstreamSettings {
     /// IdP metadata file (read by the binary).
     #[serde(default)]
     pub metadata_file: Option<PathBuf>,
-    /// IdP metadata URL (fetched by the binary, re-read every `metadata_refresh_seconds`).
+    /// IdP metadata URL: https, or http only on loopback
+    /// ([`crate::check_metadata_url`]; fetched by the binary, re-read every
+    /// `metadata_refresh_seconds`).
     #[serde(default)]
     pub metadata_url: Option<String>,
     /// How often metadata from a URL is re-read.

@@ -18,6 +18,16 @@ fn who() -> UpstreamIdentity {
     }
 }
 
+/// The fixture's upstream `corp`, as the binary would name it.
+fn corp() -> UpstreamIdentity {
+    UpstreamIdentity {
+        id: UpstreamId::parse(UPSTREAM).expect("id"),
+        display_name: "Corp SSO".into(),
+        enabled: true,
+        public_url: PUBLIC_URL.into(),
+    }
+}
+
 fn metadata(bindings: &str, with_key: bool) -> String {
     let key = if with_key {
         format!(
@@ -136,12 +146,7 @@ fn settings_deserialize_with_defaults() {
 #[actix_web::test]
 async fn reloading_metadata_swaps_the_upstream_and_garbage_keeps_the_last_good_one() {
     let sp = Sp::new(settings()).await;
-    let who = UpstreamIdentity {
-        id: UpstreamId::parse(UPSTREAM).expect("id"),
-        display_name: "Corp SSO".into(),
-        enabled: true,
-        public_url: PUBLIC_URL.into(),
-    };
+    let who = corp();
     let from_metadata = SamlUpstreamSettings::default();
     sp.state
         .reload_upstream(
@@ -190,9 +195,9 @@ fn pinned() -> (SamlUpstreamSettings, SettingsFiles) {
 
 const ATTACKER_SSO: &str = "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://evil.example/sso\"/>";
 
-/// `metadata(bindings)` with an `ID` and an enveloped signature by `signer`.
-fn signed_metadata(signer: &Signer, bindings: &str) -> String {
-    let unsigned = metadata(bindings, true)
+/// `metadata(bindings)` with an `ID` and `signer`'s signature template, empty.
+fn with_template(signer: &Signer, bindings: &str) -> String {
+    metadata(bindings, true)
         .replacen(
             "<md:EntityDescriptor ",
             "<md:EntityDescriptor ID=\"_md1\" ",
@@ -205,8 +210,12 @@ fn signed_metadata(signer: &Signer, bindings: &str) -> String {
                 signer.template("_md1", RSA_SHA256, SHA256)
             ),
             1,
-        );
-    signer.sign(&unsigned)
+        )
+}
+
+/// `metadata(bindings)` with an `ID` and an enveloped signature by `signer`.
+fn signed_metadata(signer: &Signer, bindings: &str) -> String {
+    signer.sign(&with_template(signer, bindings))
 }
 
 fn refused_for_the_pin(xml: &str, why: &str) {
@@ -242,20 +251,7 @@ fn metadata_signed_by_unpinned_key_is_refused() {
 fn unsigned_metadata_is_refused_when_a_signing_certificate_is_pinned() {
     refused_for_the_pin(&metadata(REDIRECT_SSO, true), "no signature");
     // An empty template (stripped signature values) is no signature either.
-    let stripped = metadata(REDIRECT_SSO, true)
-        .replacen(
-            "<md:EntityDescriptor ",
-            "<md:EntityDescriptor ID=\"_md1\" ",
-            1,
-        )
-        .replacen(
-            "<md:IDPSSODescriptor",
-            &format!(
-                "{}<md:IDPSSODescriptor",
-                idp().template("_md1", RSA_SHA256, SHA256)
-            ),
-            1,
-        );
+    let stripped = with_template(idp(), REDIRECT_SSO);
     refused_for_the_pin(&stripped, "does not verify");
 }
 
@@ -345,12 +341,7 @@ fn a_pin_without_metadata_is_refused_naming_the_field() {
 #[actix_web::test]
 async fn pinned_metadata_refresh_that_is_unsigned_or_forged_keeps_the_last_good_one() {
     let sp = Sp::new(settings()).await;
-    let who = UpstreamIdentity {
-        id: UpstreamId::parse(UPSTREAM).expect("id"),
-        display_name: "Corp SSO".into(),
-        enabled: true,
-        public_url: PUBLIC_URL.into(),
-    };
+    let who = corp();
     let (settings, files) = pinned();
     sp.state
         .reload_upstream(
