@@ -155,13 +155,18 @@ fn urlencode(s: &str) -> String {
 /// session: 303 to the sign-in page when usher accepts it, 400 when the SP or
 /// the ACS URL is not registered.
 pub(crate) async fn sso(server: &Server, acs: &str) -> u16 {
+    sso_after(server, acs, "").await
+}
+
+/// [`sso`] with `prolog` (an XML declaration, say) before the request.
+pub(crate) async fn sso_after(server: &Server, acs: &str, prolog: &str) -> u16 {
     static N: AtomicUsize = AtomicUsize::new(0);
     let id = format!("_meta{}", N.fetch_add(1, Ordering::SeqCst));
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .expect("formats");
     let xml = format!(
-        "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+        "{prolog}<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
 xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{id}\" Version=\"2.0\" \
 IssueInstant=\"{now}\" AssertionConsumerServiceURL=\"{acs}\"><saml:Issuer>{SP}</saml:Issuer></samlp:AuthnRequest>"
     );

@@ -1,10 +1,12 @@
-//! SAML metadata someone on the network path could change (issue 10, item 2):
-//! the real `usher serve` fetching metadata from servers on this machine. A
-//! redirect off loopback to plain http is not followed, redirect loops end; with
+//! SAML metadata someone on the network path could change (issue 10, item 2),
+//! and XML that two parsers could read differently (item 6): the real `usher
+//! serve` fetching metadata from servers on this machine. A redirect off
+//! loopback to plain http is not followed, redirect loops end; with
 //! `metadata_signing_certificate`, metadata signed by another key, unsigned,
 //! altered after signing or wrapped around a genuine signature is refused at
 //! start (the SP stays unregistered, an error names the key) and on refresh (the
-//! last good SP stays).
+//! last good SP stays); metadata and AuthnRequests declared in an encoding other
+//! than UTF-8 are refused.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use samael::crypto::{Crypto, CryptoProvider};
 use crate::saml::key_pair;
 use crate::saml_metadata::{
     ACS1, ACS2, ACS3, SP, assert_refresh_failures, eventually, metadata, metadata_server,
-    metadata_server_at, sso, start_usher_with,
+    metadata_server_at, sso, sso_after, start_usher_with,
 };
 use crate::support::{Scratch, Server};
 
@@ -238,4 +240,49 @@ async fn metadata_redirect_loops_are_bounded_and_loopback_hops_followed() {
     handle.stop(false).await;
     hop_handle.stop(false).await;
     good_handle.stop(false).await;
+}
+
+#[tokio::test]
+async fn xml_declared_in_another_encoding_is_refused_before_parsing() {
+    // libxml2 (xmlsec) decodes by the declaration, quick-xml as UTF-8: refused
+    // before either sees the bytes, in metadata and in requests alike.
+    let latin1 = |xml: String| {
+        xml.replace(
+            "<?xml version=\"1.0\"?>",
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+        )
+    };
+    let dir = Scratch::new();
+    let (url, served, handle) = metadata_server(200, latin1(metadata(SP, ACS1))).await;
+    let server = start_usher(&dir, &url, None).await;
+    served.wait_two_fetches().await;
+    assert_eq!(sso(&server, ACS1).await, 400, "not registered");
+
+    served.set(200, "application/samlmetadata+xml", metadata(SP, ACS1));
+    eventually(&server, ACS1, 303).await;
+    // A refresh in UTF-16 (with its byte-order mark) keeps the last good SP.
+    let mut wide = vec![0xFF, 0xFE];
+    for unit in metadata(SP, ACS3)
+        .replace("?>", " encoding=\"UTF-16\"?>")
+        .encode_utf16()
+    {
+        wide.extend_from_slice(&unit.to_le_bytes());
+    }
+    served.set(200, "application/samlmetadata+xml", wide);
+    served.wait_two_fetches().await;
+    assert_eq!(sso(&server, ACS1).await, 303, "kept");
+    assert_eq!(sso(&server, ACS3).await, 400);
+
+    // An AuthnRequest so declared, from the registered SP, gets the error page.
+    let declared = |e: &str| format!("<?xml version=\"1.0\" encoding=\"{e}\"?>");
+    assert_eq!(sso_after(&server, ACS1, &declared("ISO-8859-1")).await, 400);
+    assert_eq!(sso_after(&server, ACS1, &declared("UTF-8")).await, 303);
+
+    let (_, log) = server.terminate();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("unusable until it loads") && l.contains("only UTF-8")),
+        "{log}"
+    );
+    handle.stop(false).await;
 }
