@@ -21,15 +21,16 @@ use crate::upstream::idp_metadata::certificate_der;
 use crate::upstream::{structure, verify};
 
 /// Checks a metadata URL: absolute, with a host, https, or http on loopback.
-/// The error says what to do.
+/// Parsed as the fetch will parse it (WHATWG, the `url` crate under reqwest), so
+/// `http://127.0.0.1@evil.example/` is judged by the host it reaches. The error
+/// says what to do.
 pub fn check_metadata_url(url: &str) -> Result<(), String> {
-    let parsed: actix_web::http::Uri = url
-        .parse()
+    let parsed = url::Url::parse(url)
         .map_err(|_| "not an absolute URL: expected https://HOST/PATH".to_owned())?;
-    let (Some(scheme), Some(host)) = (parsed.scheme_str(), parsed.host()) else {
+    let Some(host) = parsed.host_str() else {
         return Err("not an absolute URL with a host: expected https://HOST/PATH".into());
     };
-    if usher_core::transport::is_protected(scheme, host) {
+    if usher_core::transport::is_protected(parsed.scheme(), host) {
         Ok(())
     } else {
         Err(
@@ -145,6 +146,7 @@ mod tests {
             "http://127.0.0.1:8080/md",
             "http://localhost/md",
             "http://[::1]:9/md",
+            "http://0x7f.1/md",
         ] {
             assert!(check_metadata_url(ok).is_ok(), "{ok}");
         }
@@ -152,6 +154,7 @@ mod tests {
             "http://idp.example.com/metadata",
             "http://127.0.0.1.evil.example/md",
             "http://127.0.0.1@evil.example/md",
+            "http://localhost.@evil.example/md",
             "ftp://127.0.0.1/md",
             "sp.test/md",
             "/metadata",

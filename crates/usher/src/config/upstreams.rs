@@ -433,15 +433,14 @@ pub fn oidc_upstreams(upstreams: &[UpstreamConfig]) -> Result<Vec<OidcUpstream>,
 }
 
 /// An https URL, or http on a loopback host (tests, a local IdP): tokens and
-/// codes must not cross a network in clear text (OIDC Core §3.1.2.1).
+/// codes must not cross a network in clear text (OIDC Core §3.1.2.1). Parsed as
+/// reqwest will parse it, so the host judged is the host reached.
 fn check_issuer(key: &str, issuer: &str) -> Result<(), ConfigError> {
-    let parsed: actix_web::http::Uri = issuer
-        .parse()
+    let parsed = reqwest::Url::parse(issuer)
         .map_err(|_| ConfigError::invalid(key, "expected an https URL"))?;
-    let (scheme, host) = (parsed.scheme_str(), parsed.host());
-    if scheme
-        .zip(host)
-        .is_some_and(|(s, h)| usher_core::transport::is_protected(s, h))
+    if parsed
+        .host_str()
+        .is_some_and(|h| usher_core::transport::is_protected(parsed.scheme(), h))
     {
         Ok(())
     } else {
