@@ -1,14 +1,18 @@
 //! Which URLs may carry what must be neither read nor changed on the way:
-//! tokens and codes to an upstream OP, SAML metadata (the certificates and
-//! endpoints a trust decision rests on). The rule is one: https to any host, or
-//! plain http only to a loopback host (tests, an IdP on the same machine), where
-//! no network lies between the two ends (RFC 8252 §8.3 makes the same
-//! exception for loopback redirects). Callers parse the URL with a real parser
-//! and pass its scheme and host, so `http://127.0.0.1@evil.example/` is judged
-//! by its real host.
+//! authorization codes to an OIDC client's redirect URI, tokens and codes to an
+//! upstream OP, SAML metadata (the certificates and endpoints a trust decision
+//! rests on). The rule is one: https to any host, or plain http only to a
+//! loopback host (tests, an IdP on the same machine), where no network lies
+//! between the two ends (RFC 8252 §8.3 makes the same exception for loopback
+//! redirects). Callers parse the URL with the parser that will be used to reach
+//! it and pass its scheme and host, so `http://127.0.0.1@evil.example/` is
+//! judged by its real host.
 
 /// Whether `host` (as a URL parser gives it: `localhost`, `127.0.0.1`, `[::1]`)
-/// names this machine.
+/// names this machine. 127.0.0.0/8 and `::1` never leave it (RFC 8252 §8.3);
+/// `localhost` counts too: browsers and resolvers answer it with loopback
+/// without asking DNS (RFC 6761 §6.3, WHATWG "potentially trustworthy origin"),
+/// and local tools use it; IP literals remain the better choice.
 pub fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -2,7 +2,7 @@
 //! logout URI. Checked once, when the registration is read; at run time the
 //! registered strings are matched exactly (RFC 9700 §2.1).
 
-use openidconnect::url::{Host, Url};
+use openidconnect::url::Url;
 
 use crate::Client;
 
@@ -54,17 +54,11 @@ pub fn check_registered_uri(uri: &str, development: bool) -> Result<(), UriRefus
     Ok(())
 }
 
-/// RFC 8252 §7.3 and §8.3: 127.0.0.0/8 and `[::1]` never leave the machine.
-/// `localhost` is accepted too: browsers resolve it to loopback without asking
-/// DNS (RFC 6761 §6.3, WHATWG "potentially trustworthy origin"), and local
-/// development tools register it; IP literals remain the better choice.
+/// RFC 8252 §7.3 and §8.3: the loopback rule every URL that carries trust
+/// follows ([`usher_core::transport`]).
 fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
+    url.host_str()
+        .is_some_and(usher_core::transport::is_loopback_host)
 }
 
 impl Client {
