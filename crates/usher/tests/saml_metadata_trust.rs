@@ -58,10 +58,10 @@ impl MetadataSigner {
     /// `xml` (an `md:EntityDescriptor` root without an `ID`) given the `ID`
     /// `_md1` and an enveloped RSA-SHA256 signature over it, as the first child.
     pub(crate) fn sign(&self, xml: &str) -> String {
-        let at = xml
-            .find("<md:EntityDescriptor")
+        let (prolog, root) = xml
+            .split_once("<md:EntityDescriptor")
             .expect("an EntityDescriptor");
-        let end = at + xml[at..].find('>').expect("its start tag ends");
+        let (attributes, children) = root.split_once('>').expect("its start tag ends");
         let template = format!(
             "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
 <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
@@ -74,12 +74,8 @@ impl MetadataSigner {
 <ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>",
             self.cert_b64
         );
-        let unsigned = format!(
-            "{} ID=\"_md1\"{}{template}{}",
-            &xml[..at + "<md:EntityDescriptor".len()],
-            &xml[at + "<md:EntityDescriptor".len()..=end],
-            &xml[end + 1..]
-        );
+        let unsigned =
+            format!("{prolog}<md:EntityDescriptor ID=\"_md1\"{attributes}>{template}{children}");
         Crypto::sign_xml(unsigned, &self.key_der).expect("xmlsec signs")
     }
 }
@@ -88,18 +84,19 @@ impl MetadataSigner {
 /// the genuine signature of `signed` (whose Reference names the genuine
 /// entity, hidden in the new root's Extensions).
 pub(crate) fn wrapped(signed: &str, entity_id: &str, acs: &str) -> String {
-    let from = signed.find("<ds:Signature").expect("signature");
-    let to = signed.find("</ds:Signature>").expect("signature end") + "</ds:Signature>".len();
-    let signature = &signed[from..to];
-    let genuine = &signed[signed.find("<md:EntityDescriptor").expect("root")..];
+    let (_, from_signature) = signed.split_once("<ds:Signature").expect("signature");
+    let (inside, _) = from_signature
+        .split_once("</ds:Signature>")
+        .expect("signature end");
+    let signature = format!("<ds:Signature{inside}</ds:Signature>");
+    let (_, genuine) = signed.split_once("<md:EntityDescriptor").expect("root");
+    let genuine = format!("<md:EntityDescriptor{genuine}").replacen(&signature, "", 1);
     let evil = metadata(entity_id, acs);
-    let evil = &evil[evil.find("<md:EntityDescriptor").expect("root")..];
-    let start_end = evil.find('>').expect("start tag") + 1;
+    let (_, evil) = evil.split_once("<md:EntityDescriptor").expect("root");
+    let (attributes, children) = evil.split_once('>').expect("start tag");
     format!(
-        "{} ID=\"_evil\">{signature}<md:Extensions>{}</md:Extensions>{}",
-        &evil[..start_end - 1],
-        genuine.replacen(signature, "", 1),
-        &evil[start_end..]
+        "<md:EntityDescriptor{attributes} ID=\"_evil\">{signature}\
+<md:Extensions>{genuine}</md:Extensions>{children}"
     )
 }
 
