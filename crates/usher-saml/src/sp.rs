@@ -159,6 +159,25 @@ pub struct ServiceProvider {
 }
 
 impl ServiceProvider {
+    /// Checks the endpoints usher sends to: every ACS (which receives the signed
+    /// assertion, a bearer credential) and the SLO URL must be https, or plain http
+    /// to a loopback host (the rule of `usher_core::transport`, the same as for OIDC
+    /// redirect URIs: RFC 9700 §2.1, RFC 8252 §7.3). Anyone on the path of a plain
+    /// http ACS reads the assertion and signs in as the user. `development` lifts
+    /// the https rule only (an SP on a test network). The error names the field
+    /// (`acs_urls[N]` or `slo_url`) and says what to do.
+    pub fn check_endpoints(&self, development: bool) -> Result<(), (String, String)> {
+        let acs = self
+            .acs
+            .iter()
+            .enumerate()
+            .map(|(n, acs)| (format!("acs_urls[{n}]"), acs.url.as_str()));
+        for (field, url) in acs.chain(self.slo_url.iter().map(|u| ("slo_url".into(), u.as_str()))) {
+            check_endpoint(url, development).map_err(|why| (field, why))?;
+        }
+        Ok(())
+    }
+
     /// An SP with one HTTP-POST ACS and defaults: sign the response, unspecified
     /// NameID, no attributes, SP-initiated only, 5-minute assertions, SP sessions bounded only by the SSO
     /// session, no encryption.
@@ -192,4 +211,26 @@ impl ServiceProvider {
             .find(|a| a.default)
             .or_else(|| post().min_by_key(|a| a.index))
     }
+}
+
+/// One endpoint URL, parsed as a browser will parse it (the `url` crate, WHATWG),
+/// so `http://127.0.0.1@evil.example/` is judged by the host it reaches.
+fn check_endpoint(url: &str, development: bool) -> Result<(), String> {
+    let parsed = url::Url::parse(url)
+        .map_err(|_| "not an absolute URL: expected https://HOST/PATH".to_owned())?;
+    let Some(host) = parsed.host_str() else {
+        return Err("not an absolute URL with a host: expected https://HOST/PATH".into());
+    };
+    if development && parsed.scheme() == "http"
+        || usher_core::transport::is_protected(parsed.scheme(), host)
+    {
+        return Ok(());
+    }
+    Err(
+        "expected an https:// URL (plain http only to localhost or a loopback address): \
+         assertions posted over plain http can be read on the way and replayed; use \
+         https, or set `development = true` on a service provider that only a test \
+         network reaches"
+            .into(),
+    )
 }

@@ -706,3 +706,49 @@ fn pinned_metadata_file_signed_by_unpinned_key_is_refused_at_start() {
         );
     }
 }
+
+/// A signed assertion is a bearer credential: posted to a plain-http ACS on
+/// another host, anyone on the path reads it and signs in as the user (the SAML
+/// counterpart of RFC 9700 §2.1). ACS and SLO URLs are https, or http on
+/// loopback, unless the SP is marked as a development SP.
+#[test]
+fn assertion_posted_to_plain_http_acs_on_remote_host_is_refused() {
+    let dir = Scratch::new();
+    let sp = |body: &str| {
+        format!("[[saml.service_providers]]\nentity_id = \"https://sp.test\"\n{body}\n")
+    };
+    let cases = [
+        (
+            "acs_urls = [\"https://sp.test/ok\", \"http://sp.test/acs\"]",
+            "saml.service_providers[0].acs_urls[1]",
+        ),
+        (
+            "acs_urls = [\"https://sp.test/acs\"]\nslo_url = \"http://sp.test/slo\"",
+            "saml.service_providers[0].slo_url",
+        ),
+        (
+            "acs_urls = [\"http://127.0.0.1@sp.test/acs\"]",
+            "saml.service_providers[0].acs_urls[0]",
+        ),
+    ];
+    for (body, key) in cases {
+        let out = check(&dir, &sp(body));
+        assert!(!out.status.success(), "accepted: {body}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(key) && err.contains("https://") && err.contains("development = true"),
+            "{body}\n=> {err}"
+        );
+    }
+    let loopback = "acs_urls = [\"http://127.0.0.1:9000/acs\", \"http://localhost:9000/acs\"]\n\
+                    slo_url = \"http://[::1]:9000/slo\"";
+    let out = check(&dir, &sp(loopback));
+    assert!(out.status.success(), "loopback refused: {}", stderr(&out));
+    let development = "development = true\nacs_urls = [\"http://sp.test.internal/acs\"]";
+    let out = check(&dir, &sp(development));
+    assert!(
+        out.status.success(),
+        "development SP refused: {}",
+        stderr(&out)
+    );
+}

@@ -40,6 +40,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
              for it on any host; never use this in production"
         );
     }
+    for sp in config
+        .saml
+        .service_providers
+        .iter()
+        .filter(|s| s.development)
+    {
+        tracing::warn!(
+            entity_id = %sp.entity_id,
+            "SAML service provider marked `development = true`: plain http ACS and SLO URLs \
+             are allowed for it on any host; never use this in production"
+        );
+    }
     let fatal = Arc::new(Mutex::new(None));
     actix_web::rt::spawn(bring_up(
         config,

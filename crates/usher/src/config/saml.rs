@@ -71,6 +71,10 @@ pub struct SpConfig {
     /// the SSO session's end, which is also the default.
     #[serde(default, with = "humantime_serde")]
     pub session_lifetime: Option<Duration>,
+    /// A development SP: its ACS and SLO URLs may be plain http on any host
+    /// (usher logs a warning at start). Never for production SPs.
+    #[serde(default)]
+    pub development: bool,
 }
 
 /// How often SP metadata is re-read when `metadata_refresh` is not set.
@@ -118,6 +122,7 @@ struct Overrides {
     allow_idp_initiated: bool,
     assertion_lifetime: Option<Duration>,
     session_lifetime: Option<Duration>,
+    development: bool,
 }
 
 impl SamlConfig {
@@ -241,6 +246,10 @@ impl SpDeclaration {
             sp.assertion_lifetime = lifetime;
         }
         sp.session_lifetime = o.session_lifetime;
+        // Checked on the result, so endpoints from metadata (at start and at every
+        // re-read) meet the same rule as those from the fields.
+        sp.check_endpoints(o.development)
+            .map_err(|(field, why)| ConfigError::invalid(&self.key(&field), why))?;
         Ok(sp)
     }
 }
@@ -431,6 +440,7 @@ impl SpConfig {
             allow_idp_initiated: self.allow_idp_initiated,
             assertion_lifetime: self.assertion_lifetime,
             session_lifetime: self.session_lifetime,
+            development: self.development,
         })
     }
 }
