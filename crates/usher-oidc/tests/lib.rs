@@ -9,6 +9,7 @@ mod fixture;
 mod interop;
 mod jose;
 mod logout;
+mod logs;
 mod pending_budget;
 mod refresh;
 mod support;

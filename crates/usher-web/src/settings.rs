@@ -23,9 +23,10 @@ pub struct WebSettings {
 /// Limits on failed sign-ins, counted in the ephemeral store (so shared by every
 /// instance); see `throttle.rs` for how they combine.
 ///
-/// * `per_account_and_ip` failures on one account from one client address (an
-///   IPv6 /64) within `window` lock that account *from that address* for `window`
-///   (a successful sign-in from there resets the count);
+/// * `per_account_and_ip` failures on one name as typed (each alias of an
+///   account on its own: no enumeration oracle) from one client address (an IPv6
+///   /64) within `window` lock that name *from that address* for `window` (a
+///   successful sign-in with it from there resets the count);
 /// * `per_account` failures on one account from all addresses together within
 ///   `window` lock it for `window` from every address it has not signed in from
 ///   successfully in the last 30 days (a distributed attack);

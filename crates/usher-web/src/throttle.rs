@@ -2,12 +2,21 @@
 //! shaped so that they cannot be turned against the account's owner.
 //!
 //! Counters live in the ephemeral store, so every instance sees the same counts.
-//! Keys name no account in the clear: the login name is digested. An address is a
+//! Keys name no account in the clear: names are digested. An address is a
 //! throttling bucket (`client_ip::bucket`: IPv4 as is, IPv6 by /64).
+//!
+//! Two names are involved: the name *as typed* (lower-cased) and the *account*
+//! it resolves to (the user id; an unknown name stands for itself). The first
+//! line counts per name typed, not per account: were the aliases of one account
+//! (its username, its email addresses) to share that small budget while unknown
+//! names each had their own, three failures as `alice` and three as `alice@corp`
+//! from one address would answer 429 exactly when both names are one existing
+//! account (an account-enumeration oracle). The account-wide ceiling stays per
+//! account, so aliases do not multiply the total guesses.
 //!
 //! Three limits, checked in this order:
 //!
-//! * **Per account and address** (the first line): each attempt is *reserved*
+//! * **Per name and address** (the first line): each attempt is *reserved*
 //!   (counted) before the password is checked: the store's increment is atomic, so
 //!   a burst of parallel guesses cannot all slip in before the first failure is
 //!   recorded. A success resets the count. Reaching it locks that account *from
@@ -47,8 +56,8 @@ pub(crate) const FAMILIAR_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Why sign-in is refused for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
-    /// This account, from this address.
-    AccountFromAddress,
+    /// This name (as typed), from this address.
+    NameFromAddress,
     /// This account, from every address not familiar to it.
     Account,
     /// This address, whatever account it tries.
@@ -58,7 +67,7 @@ pub(crate) enum Scope {
 impl Scope {
     fn name(self) -> &'static str {
         match self {
-            Scope::AccountFromAddress => "pair",
+            Scope::NameFromAddress => "pair",
             Scope::Account => "acct",
             Scope::Address => "ip",
         }
@@ -84,24 +93,31 @@ pub(crate) struct Throttle<'a> {
     pub store: &'a dyn EphemeralStore,
     pub policy: ThrottlePolicy,
     pub now: OffsetDateTime,
+    /// Digest of the name as typed, lower-cased.
+    name: String,
+    /// Digest of the account the name resolves to.
     account: String,
     address: String,
 }
 
 impl<'a> Throttle<'a> {
-    /// `login` as typed (compared case-insensitively); `address` a client bucket.
+    /// `login` as typed and `account` the account it names (both compared
+    /// case-insensitively); `address` a client bucket.
     pub fn new(
         store: &'a dyn EphemeralStore,
         policy: ThrottlePolicy,
         now: OffsetDateTime,
         login: &str,
+        account: &str,
         address: &str,
     ) -> Self {
+        let key = |s: &str| random::digest(&s.trim().to_lowercase());
         Self {
             store,
             policy,
             now,
-            account: random::digest(&login.trim().to_lowercase()),
+            name: key(login),
+            account: key(account),
             address: address.to_owned(),
         }
     }
@@ -109,7 +125,7 @@ impl<'a> Throttle<'a> {
     /// What a scope counts: `throttle:{scope}:{who}`.
     fn subject(&self, scope: Scope) -> String {
         let who = match scope {
-            Scope::AccountFromAddress => format!("{}:{}", self.account, self.address),
+            Scope::NameFromAddress => format!("{}:{}", self.name, self.address),
             Scope::Account => self.account.clone(),
             Scope::Address => self.address.clone(),
         };
@@ -130,16 +146,16 @@ impl<'a> Throttle<'a> {
 
     fn limit(&self, scope: Scope) -> u64 {
         u64::from(match scope {
-            Scope::AccountFromAddress => self.policy.per_account_and_ip,
+            Scope::NameFromAddress => self.policy.per_account_and_ip,
             Scope::Account => self.policy.per_account,
             Scope::Address => self.policy.per_ip,
         })
     }
 
-    /// A lockout in force for this account from this address, this account (from
-    /// an address it does not know), or this address.
+    /// A lockout in force for this name from this address, this account (from an
+    /// address it does not know), or this address.
     pub async fn locked(&self) -> Result<Option<Lockout>> {
-        for scope in [Scope::AccountFromAddress, Scope::Account, Scope::Address] {
+        for scope in [Scope::NameFromAddress, Scope::Account, Scope::Address] {
             let Some(value) = self.store.get(&self.lock_key(scope)).await? else {
                 continue;
             };
@@ -163,11 +179,11 @@ impl<'a> Throttle<'a> {
         Ok(None)
     }
 
-    /// Counts an attempt on the account from this address before verifying; a
+    /// Counts an attempt on the name from this address before verifying; a
     /// lockout when this attempt is beyond the limit. Returns the attempt's number
     /// otherwise.
     pub async fn reserve(&self) -> Result<std::result::Result<u64, Lockout>> {
-        let scope = Scope::AccountFromAddress;
+        let scope = Scope::NameFromAddress;
         let n = self
             .store
             .increment(&self.count_key(scope), self.policy.window)
@@ -180,8 +196,8 @@ impl<'a> Throttle<'a> {
 
     /// Records a failed attempt (`attempt` from [`reserve`](Self::reserve)).
     pub async fn failed(&self, attempt: u64) -> Result<()> {
-        if attempt >= self.limit(Scope::AccountFromAddress) {
-            self.lock(Scope::AccountFromAddress).await?;
+        if attempt >= self.limit(Scope::NameFromAddress) {
+            self.lock(Scope::NameFromAddress).await?;
         }
         for scope in [Scope::Account, Scope::Address] {
             let n = self
@@ -195,11 +211,11 @@ impl<'a> Throttle<'a> {
         Ok(())
     }
 
-    /// A successful sign-in: the failures from this address are forgotten, and
-    /// the address becomes familiar to the account.
+    /// A successful sign-in: the failures of this name from this address are
+    /// forgotten, and the address becomes familiar to the account.
     pub async fn succeeded(&self) -> Result<()> {
         self.store
-            .delete(&self.count_key(Scope::AccountFromAddress))
+            .delete(&self.count_key(Scope::NameFromAddress))
             .await?;
         // Best effort: a full store must not turn a correct password into an error;
         // the address is then merely unfamiliar.

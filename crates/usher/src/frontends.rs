@@ -180,7 +180,11 @@ impl Frontends {
             .map_err(|e| usher_core::Error::Invalid(e.to_string()))?
         {
             store
-                .put_config_scim_client(&name, &usher_core::random::digest(token.expose()))
+                .put_config_scim_client(
+                    &name,
+                    &usher_core::random::digest(token.expose()),
+                    accounts::ACTOR,
+                )
                 .await?;
         }
         let known: Vec<String> = store

@@ -1,5 +1,5 @@
 //! Administrative changes are audited whatever door they come through: the real
-//! `usher` binary's CLI (actor `cli:<os user>`) and the `[[users]]` start-up sync
+//! `usher` binary's CLI (actor `cli:<os user>`) and the `[[users]]` and `[[scim.clients]]` start-up sync
 //! (actor `config`), read back from the database it wrote.
 
 use std::io::Write;
@@ -184,6 +184,42 @@ async fn configured_accounts_are_audited_as_config_once() {
     assert_eq!(
         log.iter().filter(|e| e.actor == "config").count(),
         3,
+        "{log:#?}"
+    );
+}
+
+#[tokio::test]
+async fn scim_tokens_created_or_rekeyed_from_the_config_file_are_audited_once() {
+    let dir = Scratch::new();
+    let start = |token: &str| {
+        let config = dir.write(
+            "usher.toml",
+            &format!("[[scim.clients]]\nname = \"okta\"\ntoken = \"{token}\"\n"),
+        );
+        let mut cmd = usher(&dir.0);
+        cmd.arg("--config").arg(&config);
+        cmd
+    };
+    let first = "okta-token-0123456789-0123456789-0123";
+    // Two starts with the same token, then one with a rotated token.
+    for token in [first, first, "okta-token-rotated-0123456789-012345"] {
+        let mut server = Server::start(start(token)).await;
+        server.wait_ready().await;
+        let (ok, log) = server.terminate();
+        assert!(ok, "{log}");
+    }
+    let log = audit(&dir).await;
+    let of = |action: &str| {
+        log.iter()
+            .filter(|e| e.actor == "config" && e.action == action)
+            .filter(|e| e.target.as_deref() == Some("okta"))
+            .count()
+    };
+    assert_eq!(of("scim_token.create"), 1, "{log:#?}");
+    assert_eq!(of("scim_token.rotate"), 1, "{log:#?}");
+    assert_eq!(
+        log.iter().filter(|e| e.actor == "config").count(),
+        2,
         "{log:#?}"
     );
 }

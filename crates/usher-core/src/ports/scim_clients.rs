@@ -53,8 +53,16 @@ pub trait ScimClients: Send + Sync {
         token_digest: &str,
         actor: &str,
     ) -> Result<ScimClient>;
-    /// Registers or re-keys a client declared in the configuration.
-    async fn put_config_scim_client(&self, name: &str, token_digest: &str) -> Result<()>;
+    /// Registers or re-keys a client declared in the configuration, writing in the
+    /// same transaction a `scim_token.create` (new client) or `scim_token.rotate`
+    /// (another token, or a client taken over from the CLI) audit record naming
+    /// `actor`; a client already in line is neither written nor audited.
+    async fn put_config_scim_client(
+        &self,
+        name: &str,
+        token_digest: &str,
+        actor: &str,
+    ) -> Result<()>;
     /// Every client, by name.
     async fn scim_clients(&self) -> Result<Vec<ScimClient>>;
     /// Deletes a client and its token; `false` when there was none. What it

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use usher_core::Result;
 
+use super::refresh::family_for_logs;
 use crate::state::OidcState;
 
 fn family_access_key(family: &str) -> String {
@@ -39,7 +40,7 @@ pub async fn track_access_token(state: &OidcState, family: &str, jti: &str) {
         .await
     {
         tracing::warn!(
-            %family,
+            family = %family_for_logs(family),
             error = %e,
             "could not record an access token for its refresh-token family; \
              revoking the family will not revoke it before it expires"

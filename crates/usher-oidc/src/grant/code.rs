@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 use usher_core::{Result, UserId, random, stash};
 
+use super::refresh::family_for_logs;
 use super::{revoke_access_token, revoke_family};
 use crate::state::OidcState;
 
@@ -130,7 +131,7 @@ pub async fn redeem_code(state: &OidcState, code: &str) -> Result<Redemption> {
         return match used {
             Some(issue) => {
                 tracing::warn!(
-                    family = %issue.family,
+                    family = %family_for_logs(&issue.family),
                     "authorization code presented twice; revoking what it issued"
                 );
                 let ttl = state.settings.lifetimes.access_token;

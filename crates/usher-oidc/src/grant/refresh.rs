@@ -66,6 +66,14 @@ fn family_of(token: &str) -> Option<&str> {
     (ok(family) && ok(secret)).then_some(family)
 }
 
+/// How a family is named in logs: the start of its digest, enough to correlate
+/// lines. Never the id itself: it is the first half of every refresh token
+/// (`{family}.{secret}`), and `{family}.anything` sent by whoever read the logs
+/// revokes a public client's family through reuse detection (RFC 9700 §4.14.2).
+pub(crate) fn family_for_logs(family: &str) -> String {
+    random::digest(family).chars().take(16).collect()
+}
+
 fn new_token(family: &str) -> Result<String> {
     Ok(format!("{family}.{}", random::token()?))
 }
@@ -156,7 +164,10 @@ pub async fn use_refresh_token(
             next,
         },
         Rotation::Reused => {
-            tracing::warn!(%family, "rotated refresh token presented again; revoked its family");
+            tracing::warn!(
+                family = %family_for_logs(family),
+                "rotated refresh token presented again; revoked its family"
+            );
             revoke_family_access_tokens(state, family).await?;
             RefreshUse::Reused
         }

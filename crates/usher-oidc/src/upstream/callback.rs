@@ -90,8 +90,9 @@ async fn finish(
         .as_deref()
         .filter(|s| !s.is_empty() && s.len() <= 256)
         .ok_or_else(|| refuse("the callback has no state"))?;
-    // Taken once: a replayed or reused state finds nothing.
-    let pending = pending::take(&*state.deps.ephemeral, state_param)
+    // Read, not taken, until the checks below pass: a callback that fails them
+    // must not burn the sign-in of the browser it belongs to.
+    let pending = pending::get(&*state.deps.ephemeral, state_param)
         .await
         .map_err(|e| storage_error(&e))?
         .ok_or_else(|| refuse("unknown, expired or already used state"))?;
@@ -111,6 +112,12 @@ async fn finish(
             pending.upstream
         ))));
     }
+    // Taken once, atomically: a replayed callback, or the second of two from this
+    // browser, finds nothing.
+    let pending = pending::take(&*state.deps.ephemeral, state_param)
+        .await
+        .map_err(|e| storage_error(&e))?
+        .ok_or_else(|| refuse("unknown, expired or already used state"))?;
     let metadata = up
         .provider
         .metadata()

@@ -50,7 +50,19 @@ pub(crate) async fn park(
     stash::put(store, &key(state), pending, PENDING_TTL).await
 }
 
-/// Takes the pending sign-in of `state` (once: a replayed callback finds nothing).
+/// The pending sign-in of `state`, left in place: read first so that a callback
+/// from another browser (someone who learned the `state`, which travels in URLs,
+/// referrers and the upstream's logs) is refused without burning the victim's
+/// sign-in.
+pub(crate) async fn get(
+    store: &dyn EphemeralStore,
+    state: &str,
+) -> Result<Option<PendingUpstream>> {
+    stash::get(store, &key(state)).await
+}
+
+/// Takes the pending sign-in of `state` (once, atomically: a replayed callback, or
+/// the second of two from the same browser, finds nothing).
 pub(crate) async fn take(
     store: &dyn EphemeralStore,
     state: &str,

@@ -141,6 +141,32 @@ async fn foreign_state_is_refused() {
     assert_eq!(op.token_requests.load(Ordering::SeqCst), 0);
 }
 
+/// Someone who learns a victim's `state` (it travels in URLs, referrers and the
+/// upstream's logs) sends the callback from another browser: refused, and the
+/// victim's pending sign-in is not burnt, so the victim's own callback completes.
+#[actix_web::test]
+async fn callback_from_another_browser_does_not_burn_the_victims_pending_sign_in() {
+    let op = UpstreamOp::start().await;
+    let usher = Usher::start(vec![Up::new("corp", &op)]).await;
+    let mut victim = Browser::new();
+    let callback = victim.reach_callback(&usher, "corp").await;
+    // A browser with no cookies, then one with a binding cookie of its own.
+    let mut attacker = Browser::new();
+    assert_eq!(attacker.get(&callback).await.status, 400);
+    let _ = attacker.reach_callback(&usher, "corp").await;
+    assert_eq!(attacker.get(&callback).await.status, 400);
+    assert_eq!(op.token_requests.load(Ordering::SeqCst), 0);
+
+    let page = victim.get(&callback).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let next = page.location.expect("to the hand-off");
+    let page = victim.get(&format!("{}{next}", usher.base)).await;
+    assert!(signed_in(&page, &victim), "{page:?}");
+    // Still used once only.
+    assert_eq!(victim.get(&callback).await.status, 400);
+    assert_eq!(op.token_requests.load(Ordering::SeqCst), 1);
+}
+
 /// Login CSRF through the hand-off (issue 10, item 1): the attacker completes
 /// their own upstream sign-in, stops before following the redirect to
 /// `/login/federated?t=ID`, and makes the victim open that URL. The victim must

@@ -44,27 +44,57 @@ impl ScimClients for SqlStore {
             .await
     }
 
-    async fn put_config_scim_client(&self, name: &str, token_digest: &str) -> Result<()> {
+    async fn put_config_scim_client(
+        &self,
+        name: &str,
+        token_digest: &str,
+        actor: &str,
+    ) -> Result<()> {
         ScimClient::check_name(name)?;
-        scim_clients::Entity::insert(scim_clients::ActiveModel {
-            name: Set(name.to_owned()),
-            token_digest: Set(token_digest.to_owned()),
-            created_at: Set(self.now()),
-            last_used_at: Set(None),
-            from_config: Set(true),
-        })
-        .on_conflict(
-            OnConflict::column(scim_clients::Column::Name)
-                .update_columns([
-                    scim_clients::Column::TokenDigest,
-                    scim_clients::Column::FromConfig,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(self.conn())
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        let now = self.now();
+        let txn = self.begin().await?;
+        let result = async {
+            // Insert-or-nothing first, so two instances starting together do not
+            // fail on the name: the one that inserted audits the creation.
+            let inserted = scim_clients::Entity::insert(scim_clients::ActiveModel {
+                name: Set(name.to_owned()),
+                token_digest: Set(token_digest.to_owned()),
+                created_at: Set(now),
+                last_used_at: Set(None),
+                from_config: Set(true),
+            })
+            .on_conflict(
+                OnConflict::column(scim_clients::Column::Name)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err)?;
+            if inserted > 0 {
+                return record_in(&txn, now, actor, "scim_token.create", name).await;
+            }
+            // Re-keyed in the file (or taken over from a CLI-made client): one
+            // record; a client already in line is not written, nor audited.
+            let updated = scim_clients::Entity::update_many()
+                .col_expr(scim_clients::Column::TokenDigest, Expr::value(token_digest))
+                .col_expr(scim_clients::Column::FromConfig, Expr::value(true))
+                .filter(scim_clients::Column::Name.eq(name))
+                .filter(
+                    scim_clients::Column::TokenDigest
+                        .ne(token_digest)
+                        .or(scim_clients::Column::FromConfig.eq(false)),
+                )
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+            if updated.rows_affected > 0 {
+                record_in(&txn, now, actor, "scim_token.rotate", name).await?;
+            }
+            Ok(())
+        }
+        .await;
+        finish(txn, result).await
     }
 
     async fn scim_clients(&self) -> Result<Vec<ScimClient>> {

@@ -116,6 +116,13 @@ pub async fn audited_password_and_scim_client_writes(db: Database) {
             .await
             .expect("gone")
     );
+    // The configuration door: created once, unchanged (nothing), re-keyed once.
+    for digest in ["digest-config-1", "digest-config-1", "digest-config-2"] {
+        store
+            .put_config_scim_client("okta", digest, "config")
+            .await
+            .expect("configured");
+    }
 
     let now = time::OffsetDateTime::now_utc();
     let log: Vec<(String, String, Option<String>)> = store
@@ -136,12 +143,21 @@ pub async fn audited_password_and_scim_client_writes(db: Database) {
             Some(target.to_owned()),
         )
     };
+    let config = |action: &str, target: &str| {
+        (
+            "config".to_owned(),
+            action.to_owned(),
+            Some(target.to_owned()),
+        )
+    };
     assert_eq!(
         log,
         vec![
             ops("user.set_password", &user.id.to_string()),
             ops("scim_token.create", "entra"),
             ops("scim_token.revoke", "entra"),
+            config("scim_token.create", "okta"),
+            config("scim_token.rotate", "okta"),
         ]
     );
 }

@@ -462,11 +462,11 @@ pub async fn scim_client_tokens(db: Database) {
     let listed = store.scim_clients().await.expect("list");
     assert_eq!(listed[0].last_used_at, Some(START));
     store
-        .put_config_scim_client("okta", "digest-4")
+        .put_config_scim_client("okta", "digest-4", "config")
         .await
         .expect("config");
     store
-        .put_config_scim_client("okta", "digest-5")
+        .put_config_scim_client("okta", "digest-5", "config")
         .await
         .expect("re-key");
     assert!(

@@ -204,11 +204,12 @@ pub(crate) async fn submit(
     let login = input.username.trim();
     let core = |e| ctx.core(e);
 
-    // Counted per account, not per name typed: the username and every email
-    // address of one account share one budget (else each alias adds guesses).
-    // Unknown names are counted by name.
+    // The account-wide ceiling counts per account: the username and every email
+    // address of one account share it (else each alias adds guesses); unknown
+    // names count by name. The per-address limit counts per name typed, so that
+    // aliases and unknown names lock alike (throttle.rs: no enumeration oracle).
     let user = find_user(&ctx, login).await?;
-    let throttle_name = user
+    let account = user
         .as_ref()
         .map_or_else(|| login.to_owned(), |u| format!("user-id:{}", u.id));
     // Throttle before any verification: a locked account or address costs the
@@ -221,7 +222,8 @@ pub(crate) async fn submit(
         &*deps.ephemeral,
         ctx.state.settings.throttle,
         deps.clock.now(),
-        &throttle_name,
+        login,
+        &account,
         &bucket(ip),
     );
     let attempt = match throttle.locked().await.map_err(core)? {
@@ -346,7 +348,7 @@ fn throttled(ctx: &Ctx, lockout: Lockout) -> PageError {
     let minutes = lockout.minutes();
     let unit = if minutes == 1 { "minute" } else { "minutes" };
     let title = match lockout.scope {
-        Scope::AccountFromAddress => format!(
+        Scope::NameFromAddress => format!(
             "Too many failed sign-ins for this account from your network; try again in \
              {minutes} {unit}"
         ),
