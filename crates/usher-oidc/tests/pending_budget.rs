@@ -193,7 +193,11 @@ async fn flood_of_prompt_login_requests_with_a_session_is_charged() {
     }
     let parked = op.ephemeral.len();
     assert_too_many(get_from(&url, FLOODER, Some(&cookie)).await).await;
-    assert_eq!(op.ephemeral.len(), parked, "a refused request parks nothing");
+    assert_eq!(
+        op.ephemeral.len(),
+        parked,
+        "a refused request parks nothing"
+    );
     // max_age=0 parks the same, and is refused the same.
     let max_age = format!(
         "{base}{}",
@@ -244,7 +248,10 @@ async fn non_ascii_byte_in_forwarded_for_does_not_make_every_client_the_proxy() 
     assert_too_many(get_from(&url, FLOODER, None).await).await;
     let neighbour = [b"\xff, ".as_slice(), NEIGHBOUR.as_bytes()].concat();
     assert_eq!(
-        get_with_forwarded_bytes(&url, &neighbour).await.status().as_u16(),
+        get_with_forwarded_bytes(&url, &neighbour)
+            .await
+            .status()
+            .as_u16(),
         303
     );
 }
