@@ -1,8 +1,9 @@
 //! Issue 10, defect 4: flooding the ephemeral store with parked sign-ins. Every
-//! unauthenticated `/oidc/authorize` and federated start parks state for
-//! minutes; one address may park only its budget's worth, then gets HTTP 429
-//! with `Retry-After` and a page, while other addresses (and browsers with a
-//! session) carry on. Over real HTTP, with loopback as a trusted proxy so
+//! `/oidc/authorize` that goes to the login page (with a session too, for
+//! `prompt=login`), every logout and every federated start parks state for
+//! minutes; one address (one IPv6 /48, for its /64s together) may park only its
+//! budget's worth, then gets HTTP 429 with `Retry-After` and a page, while other
+//! addresses (and sign-ins a session answers at once) carry on. Over real HTTP, with loopback as a trusted proxy so
 //! `X-Forwarded-For` names the client.
 
 use std::net::TcpListener;

@@ -1,5 +1,5 @@
 //! Issue 10, defect 4: flooding the ephemeral store with parked sign-ins. For a
-//! browser without a session, `/saml/sso` parks a replay entry, the request and a
+//! browser without a session (or with one and `ForceAuthn`), `/saml/sso` parks a replay entry, the request and a
 //! login ticket, and `/federation/ID/saml/start` a pending request; one address
 //! may park only its budget's worth, then gets HTTP 429 with `Retry-After` and a
 //! page (never a Response at an ACS), while other addresses carry on. Loopback is
