@@ -90,6 +90,12 @@ async fn assert_too_many(response: reqwest::Response) {
     );
 }
 
+/// The `Cookie` header of a browser signed in as the fixture's user.
+async fn session_cookie(op: &Op) -> String {
+    let (cookie, _) = op.sign_in(&op.user).await;
+    format!("{}={cookie}", usher_core::SESSION_COOKIE)
+}
+
 fn per_ip() -> usize {
     BudgetPolicy::default().per_ip as usize
 }
@@ -125,8 +131,7 @@ async fn flood_of_unauthenticated_authorize_requests_from_one_ip_gets_429_and_ot
 
     // A browser with a session behind the flooding address is not charged: it
     // parks nothing and gets its code.
-    let (cookie, _) = op.sign_in(&op.user).await;
-    let cookie = format!("{}={cookie}", usher_core::SESSION_COOKIE);
+    let cookie = session_cookie(&op).await;
     let signed_in = get_from(&url, FLOODER, Some(&cookie)).await;
     assert_eq!(signed_in.status().as_u16(), 302);
     let location = signed_in.headers()["location"].to_str().expect("ascii");
@@ -182,8 +187,7 @@ async fn flood_of_upstream_starts_from_one_ip_gets_429_and_others_still_sign_in(
 async fn flood_of_prompt_login_requests_with_a_session_is_charged() {
     let op = Op::new().await;
     let base = serve(&op);
-    let (cookie, _) = op.sign_in(&op.user).await;
-    let cookie = format!("{}={cookie}", usher_core::SESSION_COOKIE);
+    let cookie = session_cookie(&op).await;
     let url = format!(
         "{base}{}",
         authorize_uri(TRUSTED, TRUSTED_CB, &[("prompt", "login")])
@@ -217,8 +221,7 @@ async fn flood_of_prompt_login_requests_with_a_session_is_charged() {
 async fn flood_of_logout_requests_with_a_session_is_charged() {
     let op = Op::new().await;
     let base = serve(&op);
-    let (cookie, _) = op.sign_in(&op.user).await;
-    let cookie = format!("{}={cookie}", usher_core::SESSION_COOKIE);
+    let cookie = session_cookie(&op).await;
     let url = format!("{base}/oidc/logout");
     for _ in 0..per_ip() {
         let r = get_from(&url, FLOODER, Some(&cookie)).await;

@@ -68,6 +68,16 @@ async fn sp_get(sp: &Sp, uri: &str, ip: &str) -> Reply {
     get_from(sp.data.clone(), configure_upstreams, uri, ip, None).await
 }
 
+/// A signed-in SSO session for the fixture's user; its cookie value.
+async fn session_of(idp: &Idp) -> String {
+    let (cookie, _) = idp
+        .sessions
+        .create(idp.user.id, vec!["pwd".into()], None)
+        .await
+        .expect("session");
+    cookie
+}
+
 fn per_ip() -> usize {
     BudgetPolicy::default().per_ip as usize
 }
@@ -133,11 +143,7 @@ async fn flood_of_unauthenticated_sso_requests_from_one_ip_gets_429_and_others_s
     );
 
     // A browser with a session behind the flooding address is answered.
-    let (cookie, _) = idp
-        .sessions
-        .create(idp.user.id, vec!["pwd".into()], None)
-        .await
-        .expect("session");
+    let cookie = session_of(&idp).await;
     let uri = redirect_uri(&authn_request("_with_session", SP, ""));
     let answered = idp_get(&idp, &uri, FLOODER, Some(&cookie)).await;
     assert_eq!(answered.status, StatusCode::OK);
@@ -199,11 +205,7 @@ async fn flood_of_upstream_saml_starts_from_one_ip_gets_429_and_others_still_sta
 #[actix_web::test]
 async fn flood_of_force_authn_requests_with_a_session_is_charged() {
     let idp = Idp::new(vec![sp()]).await;
-    let (cookie, _) = idp
-        .sessions
-        .create(idp.user.id, vec!["pwd".into()], None)
-        .await
-        .expect("session");
+    let cookie = session_of(&idp).await;
     let force = |id: String| redirect_uri(&authn_request(&id, SP, " ForceAuthn=\"true\""));
     for i in 0..per_ip() {
         let reply = idp_get(&idp, &force(format!("_force{i}")), FLOODER, Some(&cookie)).await;
