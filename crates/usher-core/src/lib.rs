@@ -33,7 +33,7 @@ mod user;
 pub use application::{AccessPolicy, AppKind, Application, ApplicationUpdate, NewApplication};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use budget::{BudgetPolicy, Exhausted, PendingBudget};
-pub use client_ip::{FORWARDED_FOR, RequestOrigin, ip_bucket};
+pub use client_ip::{FORWARDED_FOR, RequestOrigin, ip_bucket, ip_network_bucket};
 pub use error::{Error, Result, UniqueKey};
 pub use event::{LifecycleEvent, OutboxEvent};
 pub use federation::{

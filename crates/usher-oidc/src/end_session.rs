@@ -122,11 +122,11 @@ async fn end_session(
         }
         _ => false,
     };
-    // Issue 10, defect 4: parking a logout request costs a browser without a
-    // session a token of its address's pending budget, as parking a sign-in does.
-    if session.is_none()
-        && let Err(refused) =
-            budget::spend(&state.deps.budget, &budget::origin(&req), "sign-outs").await
+    // Issue 10, defect 4: every call parks a logout request for minutes, with a
+    // session or without, so it costs a token of the address's pending budget,
+    // as parking a sign-in does.
+    if let Err(refused) =
+        budget::spend(&state.deps.budget, &budget::origin(&req), "sign-outs").await
     {
         return refused;
     }

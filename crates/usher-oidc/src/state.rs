@@ -36,8 +36,7 @@ pub struct OidcDeps {
     pub interactions: Interactions,
     /// Time.
     pub clock: Arc<dyn Clock>,
-    /// Per-address budget for the sign-ins and logouts parked for browsers without
-    /// a session.
+    /// Per-address budget for the sign-ins and logouts parked, session or not.
     pub budget: PendingBudget,
 }
 

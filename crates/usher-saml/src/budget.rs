@@ -23,7 +23,7 @@ pub(crate) async fn spend(
         req.peer_addr().map(|a| a.ip()),
         req.headers()
             .get_all(FORWARDED_FOR)
-            .filter_map(|v| v.to_str().ok()),
+            .map(actix_web::http::header::HeaderValue::as_bytes),
     );
     match budget.charge(&origin).await {
         Ok(Ok(())) => Ok(()),

@@ -2,8 +2,9 @@
 //! AuthnRequest, checks it in order (size and encoding, DTD, syntax, issuer,
 //! signature, replay, ACS and binding, Destination, freshness), then answers
 //! from the SSO session or parks the request and sends the browser to the login
-//! page; `GET /saml/sso/resume` picks it up again. A browser without a session
-//! pays for what is parked from its address's pending budget (`crate::budget`).
+//! page; `GET /saml/sso/resume` picks it up again. A request the session does
+//! not answer at once (no session, or `ForceAuthn`) pays for what is parked from
+//! its address's pending budget (`crate::budget`).
 //!
 //! Refusals up to and including replay get an error page: the request cannot be
 //! trusted, or (a replay) must not be answered. After that the SP is known and
@@ -288,12 +289,14 @@ async fn handle(
         Ok(s) => s,
         Err(e) => return internal_error("reading the SSO session failed", &e),
     };
-    // Issue 10, defect 4: from here on a browser without a session makes usher
-    // park a replay-cache entry, the request and a login ticket, for minutes; SPs
-    // sign a fresh AuthnRequest for anyone who asks, so a signature bounds
-    // nothing. The address pays from its budget first (a 429 page, never an
-    // answer at the ACS).
-    if session.is_none()
+    // Issue 10, defect 4: from here on a request that the session does not
+    // answer at once (no session, or ForceAuthn with one) makes usher park a
+    // replay-cache entry, the request and a login ticket, for minutes; SPs sign
+    // a fresh AuthnRequest for anyone who asks, so a signature bounds nothing,
+    // and a session does not either when ForceAuthn sends it to the login page.
+    // The address pays from its budget first (a 429 page, never an answer at the
+    // ACS).
+    if (session.is_none() || request.force_authn)
         && let Err(refused) = budget::spend(&state.deps.budget, req, "sign-ins").await
     {
         return refused;

@@ -56,7 +56,8 @@ pub struct SamlDeps {
     pub clock: Arc<dyn Clock>,
     /// Told when an SP's LogoutRequest ends a session, to reach the other apps.
     pub logout_listeners: Vec<Arc<dyn LogoutListener>>,
-    /// Per-address budget for the requests parked for browsers without a session.
+    /// Per-address budget for the requests parked (without a session, or with
+    /// `ForceAuthn`).
     pub budget: PendingBudget,
 }
 

@@ -21,9 +21,15 @@ pub const ACS: &str = "https://sp.example/acs";
 /// The pending budget of test IdPs and SPs: the default policy, with loopback as a
 /// trusted proxy, so a test can speak for other clients through `X-Forwarded-For`.
 pub fn budget(ephemeral: Arc<dyn EphemeralStore>, clock: Arc<dyn Clock>) -> PendingBudget {
+    // The budget's clock stands still at the start of the current window: running,
+    // a flood that straddles a window boundary (every ten minutes of the wall
+    // clock) would be counted in two windows and never see its 429.
+    let now = clock.now();
+    let window = i64::try_from(BudgetPolicy::default().window.as_secs()).expect("a window");
+    let start = now - time::Duration::seconds(now.unix_timestamp().rem_euclid(window));
     PendingBudget::new(
         ephemeral,
-        clock,
+        Arc::new(usher_core::ports::ManualClock::at(start)),
         BudgetPolicy::default(),
         vec!["127.0.0.0/8".parse().expect("a network")],
     )

@@ -1,5 +1,5 @@
 //! Issue 10, defect 4: flooding the ephemeral store with parked sign-ins. For a
-//! browser without a session, `/saml/sso` parks a replay entry, the request and a
+//! browser without a session (or with one and `ForceAuthn`), `/saml/sso` parks a replay entry, the request and a
 //! login ticket, and `/federation/ID/saml/start` a pending request; one address
 //! may park only its budget's worth, then gets HTTP 429 with `Retry-After` and a
 //! page (never a Response at an ACS), while other addresses carry on. Loopback is
@@ -68,6 +68,16 @@ async fn sp_get(sp: &Sp, uri: &str, ip: &str) -> Reply {
     get_from(sp.data.clone(), configure_upstreams, uri, ip, None).await
 }
 
+/// A signed-in SSO session for the fixture's user; its cookie value.
+async fn session_of(idp: &Idp) -> String {
+    let (cookie, _) = idp
+        .sessions
+        .create(idp.user.id, vec!["pwd".into()], None)
+        .await
+        .expect("session");
+    cookie
+}
+
 fn per_ip() -> usize {
     BudgetPolicy::default().per_ip as usize
 }
@@ -133,11 +143,7 @@ async fn flood_of_unauthenticated_sso_requests_from_one_ip_gets_429_and_others_s
     );
 
     // A browser with a session behind the flooding address is answered.
-    let (cookie, _) = idp
-        .sessions
-        .create(idp.user.id, vec!["pwd".into()], None)
-        .await
-        .expect("session");
+    let cookie = session_of(&idp).await;
     let uri = redirect_uri(&authn_request("_with_session", SP, ""));
     let answered = idp_get(&idp, &uri, FLOODER, Some(&cookie)).await;
     assert_eq!(answered.status, StatusCode::OK);
@@ -189,4 +195,60 @@ async fn flood_of_upstream_saml_starts_from_one_ip_gets_429_and_others_still_sta
         "{}",
         neighbour.body
     );
+}
+
+/// Issue 10, defect 4 (a session is no exemption): `ForceAuthn="true"` sends a
+/// browser with an SSO session to the login page, which parks the request and a
+/// login ticket as for a browser without one. Any account holder could loop it;
+/// it is charged like any parked sign-in, while the session's plain sign-ins
+/// (answered at once) still go through.
+#[actix_web::test]
+async fn flood_of_force_authn_requests_with_a_session_is_charged() {
+    let idp = Idp::new(vec![sp()]).await;
+    let cookie = session_of(&idp).await;
+    let force = |id: String| redirect_uri(&authn_request(&id, SP, " ForceAuthn=\"true\""));
+    for i in 0..per_ip() {
+        let reply = idp_get(&idp, &force(format!("_force{i}")), FLOODER, Some(&cookie)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "request {i} parks a login"
+        );
+    }
+    let over = force("_force_over".into());
+    assert_too_many(
+        &idp_get(&idp, &over, FLOODER, Some(&cookie)).await,
+        "sign-ins",
+    );
+    let plain = redirect_uri(&authn_request("_plain", SP, ""));
+    let answered = idp_get(&idp, &plain, FLOODER, Some(&cookie)).await;
+    assert_eq!(answered.status, StatusCode::OK);
+    assert!(answered.body.contains("SAMLResponse"));
+}
+
+/// A client sends `X-Forwarded-For: \xff`, the trusted proxy appends what it
+/// saw. Read as text the whole header was dropped and the client counted as the
+/// proxy, so one flood spent every client's budget; read as bytes, the client is
+/// the address the proxy appended.
+#[actix_web::test]
+async fn non_ascii_byte_in_forwarded_for_does_not_make_every_client_the_proxy() {
+    let idp = Idp::new(vec![sp()]).await;
+    let app = test::init_service(App::new().app_data(idp.data.clone()).configure(configure)).await;
+    let get = |id: String, ip: &str| {
+        let value = [b"\xff, ".as_slice(), ip.as_bytes()].concat();
+        let value = actix_web::http::header::HeaderValue::from_bytes(&value).expect("a value");
+        test::TestRequest::get()
+            .uri(&redirect_uri(&authn_request(&id, SP, "")))
+            .peer_addr("127.0.0.1:40000".parse().expect("address"))
+            .insert_header(("x-forwarded-for", value))
+            .to_request()
+    };
+    for i in 0..per_ip() {
+        let resp = test::call_service(&app, get(format!("_garbled{i}"), FLOODER)).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "request {i}");
+    }
+    let refused = test::call_service(&app, get("_garbled_over".into(), FLOODER)).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let neighbour = test::call_service(&app, get("_garbled_n".into(), NEIGHBOUR)).await;
+    assert_eq!(neighbour.status(), StatusCode::SEE_OTHER);
 }

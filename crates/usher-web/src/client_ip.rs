@@ -19,7 +19,7 @@ pub(crate) fn origin(req: &HttpRequest) -> RequestOrigin {
         req.peer_addr().map(|a| a.ip()),
         req.headers()
             .get_all(FORWARDED_FOR)
-            .filter_map(|v| v.to_str().ok()),
+            .map(actix_web::http::header::HeaderValue::as_bytes),
     )
 }
 

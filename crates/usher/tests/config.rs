@@ -80,6 +80,14 @@ fn ephemeral_and_pending_budget_mistakes_name_the_key() {
             "pending_sign_ins.window",
         ),
         ("[ephemeral]\nmax_bytes = 1000\n", "ephemeral.max_bytes"),
+        (
+            "[pending_sign_ins]\nper_ip = 100\nper_ipv6_48 = 10\n",
+            "pending_sign_ins.per_ipv6_48",
+        ),
+        (
+            "[pending_sign_ins]\nper_ipv6_48 = -1\n",
+            "pending_sign_ins.per_ipv6_48",
+        ),
     ] {
         let out = check(&dir, toml);
         assert!(!out.status.success(), "{toml}");
@@ -87,7 +95,7 @@ fn ephemeral_and_pending_budget_mistakes_name_the_key() {
     }
     let out = check(
         &dir,
-        "[pending_sign_ins]\nper_ip = 500\nwindow = \"5m\"\n\n[ephemeral]\nmax_bytes = 1073741824\n",
+        "[pending_sign_ins]\nper_ip = 500\nper_ipv6_48 = 4000\nwindow = \"5m\"\n\n[ephemeral]\nmax_bytes = 1073741824\n",
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let printed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");

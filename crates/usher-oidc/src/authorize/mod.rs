@@ -7,9 +7,10 @@
 //! parked in the ephemeral store (`authz:{id}`, 15 minutes), the browser goes to
 //! `/login` or `/consent` (pages of `usher-web`), and comes back to
 //! `/oidc/authorize/resume?id=...`, which takes the parked request (single use)
-//! and decides again. Parking for a browser without a session first takes a token
-//! from the per-address pending budget (`crate::budget`): an address that started
-//! too many sign-ins gets a 429 page, never a redirect.
+//! and decides again. Parking (for the login or the consent page, session or
+//! not) first takes a token from the per-address pending budget
+//! (`crate::budget`): an address that started too many sign-ins gets a 429 page,
+//! never a redirect. Issuing a code at once parks no request and is not charged.
 
 pub(crate) mod hint;
 pub(crate) mod page;
@@ -274,7 +275,7 @@ async fn decide(
                     "the user has not consented to these scopes",
                 );
             }
-            return to_consent(state, client, pending, &session).await;
+            return to_consent(state, client, pending, &session, origin).await;
         }
     }
     issue(state, &pending, &session).await
@@ -290,13 +291,13 @@ async fn to_login(
     origin: &RequestOrigin,
 ) -> HttpResponse {
     // Issue 10, defect 4: anyone can make usher park a request and a login
-    // ticket for 15 minutes, so a browser without a session pays for them from
-    // its address's budget first. The client and redirect_uri are validated by
-    // now, but the refusal is still a page: it is the person's network that must
-    // wait, not the app's request that is wrong (docs/oidc.md).
-    if session.is_none()
-        && let Err(refused) = budget::spend(&state.deps.budget, origin, "sign-ins").await
-    {
+    // ticket for 15 minutes, so the browser pays for them from its address's
+    // budget first, with a session too: prompt=login, max_age or a hint naming
+    // someone else park the same, and any account holder could loop them. The
+    // client and redirect_uri are validated by now, but the refusal is still a
+    // page: it is the person's network that must wait, not the app's request
+    // that is wrong (docs/oidc.md).
+    if let Err(refused) = budget::spend(&state.deps.budget, origin, "sign-ins").await {
         return refused;
     }
     let force_login = session.is_some();
@@ -328,7 +329,13 @@ async fn to_consent(
     client: &Client,
     mut pending: PendingAuthorization,
     session: &SsoSession,
+    origin: &RequestOrigin,
 ) -> HttpResponse {
+    // Issue 10, defect 4: the consent ticket and the request are parked for
+    // minutes, and prompt=consent asks for them at will; the address pays first.
+    if let Err(refused) = budget::spend(&state.deps.budget, origin, "sign-ins").await {
+        return refused;
+    }
     let id = match random::token() {
         Ok(id) => id,
         Err(e) => return internal_error("the random source failed", &e),

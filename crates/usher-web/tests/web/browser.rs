@@ -54,6 +54,9 @@ pub struct Browser {
     pub cookies: BTreeMap<String, String>,
     pub peer: Option<SocketAddr>,
     pub headers: Vec<(String, String)>,
+    /// Headers with bytes that are not text (what a client may send and a proxy
+    /// pass along).
+    pub raw_headers: Vec<(String, Vec<u8>)>,
 }
 
 impl Browser {
@@ -80,6 +83,10 @@ impl Browser {
         }
         for (name, value) in &self.headers {
             req = req.insert_header((name.as_str(), value.as_str()));
+        }
+        for (name, value) in &self.raw_headers {
+            let value = actix_web::http::header::HeaderValue::from_bytes(value).expect("a value");
+            req = req.insert_header((name.as_str(), value));
         }
         req
     }

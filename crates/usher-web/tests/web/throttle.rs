@@ -326,3 +326,41 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
     let page = sign_in(&app, &mut direct, None, "u3", "guess").await;
     assert_eq!(page.status, StatusCode::OK);
 }
+
+/// A client puts one non-ASCII byte in `X-Forwarded-For`, and the trusted proxy
+/// appends the address it saw: `\xff, 192.0.2.50`. Read as text, the whole
+/// header was dropped and every such client counted as the proxy, so one
+/// attacker's failures tripped the per-address limit for everyone behind it.
+/// Read as bytes, the client is the address the proxy appended.
+#[actix_web::test]
+async fn non_ascii_byte_in_forwarded_for_does_not_make_every_client_the_proxy() {
+    let env = Env::with(proxied(ThrottlePolicy {
+        per_account_and_ip: 50,
+        per_account: 50,
+        per_ip: 2,
+        window: Duration::from_secs(600),
+    }))
+    .await;
+    let app = app!(env);
+    let garbled = |ip: &str| {
+        let mut browser = Browser::from("10.0.0.5");
+        let value = [b"\xff, ".as_slice(), ip.as_bytes()].concat();
+        browser.raw_headers.push(("x-forwarded-for".into(), value));
+        browser
+    };
+    for name in ["u1", "u2"] {
+        sign_in(&app, &mut garbled("192.0.2.50"), None, name, "guess").await;
+    }
+    let page = sign_in(&app, &mut garbled("192.0.2.50"), None, "u3", "guess").await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not held to the attacker's count.
+    let page = sign_in(&app, &mut garbled("192.0.2.51"), None, "u3", "guess").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let ips: Vec<String> = env
+        .audit()
+        .await
+        .iter()
+        .map(|e| e.details["ip"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(!ips.iter().any(|ip| ip == "10.0.0.5"), "{ips:?}");
+}

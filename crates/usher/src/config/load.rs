@@ -84,7 +84,8 @@ fn expected(key: &str) -> Option<&'static str> {
         "server.workers"
         | "ephemeral.max_entries"
         | "ephemeral.max_bytes"
-        | "pending_sign_ins.per_ip" => "a positive whole number",
+        | "pending_sign_ins.per_ip"
+        | "pending_sign_ins.per_ipv6_48" => "a positive whole number",
         _ => return None,
     })
 }
