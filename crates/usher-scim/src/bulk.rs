@@ -9,14 +9,15 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use serde_json::{Map, Value, json};
 
-use crate::error::{Result, ScimError};
 use crate::http::{read_json, respond};
-use crate::render::{Precondition, etag};
-use crate::schema::{BULK_REQUEST, BULK_RESPONSE, Kind};
+use crate::reply::Reply;
 use crate::state::{Caller, ScimData, ScimState, ready};
+use usher_scim_model::error::{Result, ScimError};
+use usher_scim_model::render::{Precondition, etag};
+use usher_scim_model::schema::{BULK_REQUEST, BULK_RESPONSE, Kind};
 
 struct Op {
     method: String,
@@ -164,16 +165,12 @@ async fn run(
     }
 }
 
-pub(crate) async fn bulk(
-    data: ScimData,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse> {
+pub(crate) async fn bulk(data: ScimData, req: HttpRequest, payload: web::Payload) -> Reply {
     let state = ready(&data)?;
     let caller = state.authenticate(&req).await?;
     let body = read_json(&req, payload, state.settings.max_payload).await?;
     let Value::Object(o) = &body else {
-        return Err(ScimError::syntax("the body must be a JSON object"));
+        return Err(ScimError::syntax("the body must be a JSON object").into());
     };
     let get = |name: &str| {
         o.iter()
@@ -187,9 +184,7 @@ pub(crate) async fn bulk(
         })
     });
     if !schemas_ok {
-        return Err(ScimError::syntax(format!(
-            "schemas must list {BULK_REQUEST}"
-        )));
+        return Err(ScimError::syntax(format!("schemas must list {BULK_REQUEST}")).into());
     }
     let ops = get("Operations")
         .and_then(Value::as_array)
@@ -199,7 +194,8 @@ pub(crate) async fn bulk(
         return Err(ScimError::too_large(format!(
             "the bulk request has {} operations; maxOperations is {max}",
             ops.len()
-        )));
+        ))
+        .into());
     }
     let fail_on_errors = match get("failOnErrors") {
         None | Some(Value::Null) => None,
@@ -249,7 +245,7 @@ pub(crate) async fn bulk(
             }
             Err(e) => {
                 errors += 1;
-                entry.insert("status".into(), json!(e.status.as_u16().to_string()));
+                entry.insert("status".into(), json!(e.status.to_string()));
                 entry.insert("response".into(), e.body());
             }
         }

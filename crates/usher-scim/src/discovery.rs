@@ -2,13 +2,14 @@
 //! `/Schemas`, telling the truth about what this service does.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use serde_json::{Value, json};
 
-use crate::error::{Result, ScimError};
 use crate::http::respond;
-use crate::schema::{self, ENTERPRISE, GROUP, LIST, USER, USHER};
+use crate::reply::Reply;
 use crate::state::{ScimData, ScimState, ready};
+use usher_scim_model::error::ScimError;
+use usher_scim_model::schema::{self, ENTERPRISE, GROUP, LIST, USER, USHER};
 
 fn service_provider_config(state: &ScimState) -> Value {
     let s = &state.settings;
@@ -77,7 +78,7 @@ fn list(items: Vec<Value>) -> Value {
     })
 }
 
-pub(crate) async fn spc(data: ScimData, req: HttpRequest) -> Result<HttpResponse> {
+pub(crate) async fn spc(data: ScimData, req: HttpRequest) -> Reply {
     let state = ready(&data)?;
     state.authenticate(&req).await?;
     Ok(respond(
@@ -88,7 +89,7 @@ pub(crate) async fn spc(data: ScimData, req: HttpRequest) -> Result<HttpResponse
     ))
 }
 
-pub(crate) async fn resource_type_list(data: ScimData, req: HttpRequest) -> Result<HttpResponse> {
+pub(crate) async fn resource_type_list(data: ScimData, req: HttpRequest) -> Reply {
     let state = ready(&data)?;
     state.authenticate(&req).await?;
     Ok(respond(
@@ -103,17 +104,17 @@ pub(crate) async fn resource_type(
     data: ScimData,
     req: HttpRequest,
     id: web::Path<String>,
-) -> Result<HttpResponse> {
+) -> Reply {
     let state = ready(&data)?;
     state.authenticate(&req).await?;
     resource_types(&state.settings.base_url)
         .into_iter()
         .find(|r| r["id"].as_str() == Some(id.as_str()))
         .map(|r| respond(StatusCode::OK, &r, None, None))
-        .ok_or_else(|| ScimError::not_found("ResourceType", &id))
+        .ok_or_else(|| ScimError::not_found("ResourceType", &id).into())
 }
 
-pub(crate) async fn schema_list(data: ScimData, req: HttpRequest) -> Result<HttpResponse> {
+pub(crate) async fn schema_list(data: ScimData, req: HttpRequest) -> Reply {
     let state = ready(&data)?;
     state.authenticate(&req).await?;
     Ok(respond(
@@ -124,32 +125,30 @@ pub(crate) async fn schema_list(data: ScimData, req: HttpRequest) -> Result<Http
     ))
 }
 
-pub(crate) async fn schema_one(
-    data: ScimData,
-    req: HttpRequest,
-    id: web::Path<String>,
-) -> Result<HttpResponse> {
+pub(crate) async fn schema_one(data: ScimData, req: HttpRequest, id: web::Path<String>) -> Reply {
     let state = ready(&data)?;
     state.authenticate(&req).await?;
     schema::all_schemas(&state.settings.base_url)
         .into_iter()
         .find(|s| s["id"].as_str() == Some(id.as_str()))
         .map(|s| respond(StatusCode::OK, &s, None, None))
-        .ok_or_else(|| ScimError::not_found("Schema", &id))
+        .ok_or_else(|| ScimError::not_found("Schema", &id).into())
 }
 
 /// Any other method on a discovery endpoint.
-pub(crate) async fn method_not_allowed() -> Result<HttpResponse> {
+pub(crate) async fn method_not_allowed() -> Reply {
     Err(ScimError::status(
-        StatusCode::METHOD_NOT_ALLOWED,
+        StatusCode::METHOD_NOT_ALLOWED.as_u16(),
         "discovery endpoints are read-only: use GET",
-    ))
+    )
+    .into())
 }
 
 /// Anything under the base URL that is not an endpoint.
-pub(crate) async fn not_found(req: HttpRequest) -> Result<HttpResponse> {
+pub(crate) async fn not_found(req: HttpRequest) -> Reply {
     Err(ScimError::status(
-        StatusCode::NOT_FOUND,
+        StatusCode::NOT_FOUND.as_u16(),
         format!("{} is not a SCIM endpoint", req.path()),
-    ))
+    )
+    .into())
 }

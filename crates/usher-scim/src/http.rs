@@ -10,12 +10,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use crate::error::{Result, SCIM_JSON, ScimError};
 use crate::query_map::Origin;
-use crate::render::{Precondition, Projection};
-use crate::schema::{Kind, SEARCH};
+use crate::reply::Reply;
 use crate::service::ListParams;
 use crate::state::{ScimData, ScimState, ready};
+use usher_scim_model::error::{Result, SCIM_JSON, ScimError};
+use usher_scim_model::render::{Precondition, Projection};
+use usher_scim_model::schema::{Kind, SEARCH};
 
 /// A SCIM JSON response.
 pub(crate) fn respond(
@@ -246,7 +247,7 @@ fn list_params_from_body(state: &ScimState, body: &Value) -> Result<ListParams> 
 
 // ----- handlers -----
 
-pub(crate) async fn list(kind: Kind, data: ScimData, req: HttpRequest) -> Result<HttpResponse> {
+pub(crate) async fn list(kind: Kind, data: ScimData, req: HttpRequest) -> Reply {
     let state = ready(&data)?;
     let caller = state.authenticate(&req).await?;
     let params = list_params_from_query(&state, &req)?;
@@ -258,11 +259,7 @@ pub(crate) async fn list(kind: Kind, data: ScimData, req: HttpRequest) -> Result
 }
 
 /// `POST /.search` at the root.
-pub(crate) async fn search_all(
-    data: ScimData,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse> {
+pub(crate) async fn search_all(data: ScimData, req: HttpRequest, payload: web::Payload) -> Reply {
     let state = ready(&data)?;
     let caller = state.authenticate(&req).await?;
     let body = read_json(&req, payload, state.settings.max_payload).await?;
@@ -276,7 +273,7 @@ pub(crate) async fn search(
     data: ScimData,
     req: HttpRequest,
     payload: web::Payload,
-) -> Result<HttpResponse> {
+) -> Reply {
     let state = ready(&data)?;
     let caller = state.authenticate(&req).await?;
     let body = read_json(&req, payload, state.settings.max_payload).await?;
@@ -325,7 +322,7 @@ fn answer(status: StatusCode, r: Rendered) -> HttpResponse {
     respond(
         status,
         &r.body,
-        Some(crate::render::etag(r.version)),
+        Some(usher_scim_model::render::etag(r.version)),
         location,
     )
 }
@@ -335,7 +332,7 @@ pub(crate) async fn create(
     data: ScimData,
     req: HttpRequest,
     payload: web::Payload,
-) -> Result<HttpResponse> {
+) -> Reply {
     let state = ready(&data)?;
     let caller = state.authenticate(&req).await?;
     let body = read_json(&req, payload, state.settings.max_payload).await?;
@@ -358,7 +355,7 @@ pub(crate) async fn get(
     data: ScimData,
     req: HttpRequest,
     id: web::Path<String>,
-) -> Result<HttpResponse> {
+) -> Reply {
     let state = ready(&data)?;
     let caller = state.authenticate(&req).await?;
     let proj = projection_from_query(&query_pairs(&req)?)?;
@@ -385,7 +382,7 @@ pub(crate) async fn get(
 fn not_modified(version: i64) -> HttpResponse {
     // RFC 7232 §4.1 / RFC 7644 §3.14: the client's copy is current.
     let mut r = HttpResponse::NotModified();
-    if let Ok(v) = HeaderValue::from_str(&crate::render::etag(version)) {
+    if let Ok(v) = HeaderValue::from_str(&usher_scim_model::render::etag(version)) {
         r.insert_header((header::ETAG, v));
     }
     r.finish()
@@ -399,7 +396,7 @@ pub(crate) async fn write(
     req: HttpRequest,
     id: web::Path<String>,
     payload: web::Payload,
-) -> Result<HttpResponse> {
+) -> Reply {
     let state = ready(&data)?;
     let caller = state.authenticate(&req).await?;
     let pre = precondition(&req, header::IF_MATCH)?;
@@ -431,7 +428,7 @@ pub(crate) async fn delete(
     data: ScimData,
     req: HttpRequest,
     id: web::Path<String>,
-) -> Result<HttpResponse> {
+) -> Reply {
     let state = ready(&data)?;
     let caller = state.authenticate(&req).await?;
     let pre = precondition(&req, header::IF_MATCH)?;

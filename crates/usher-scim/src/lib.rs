@@ -2,7 +2,11 @@
 //! (Entra ID, Okta, any SCIM client) pushes Users and Groups to `/scim/v2`, and
 //! they become usher's users and groups.
 //!
-//! - Filters are parsed into a bounded AST ([`filter`](crate)), resolved against
+//! The wire format (schemas, documents, filters, PATCH, rendering, error JSON) is
+//! `usher-scim-model`, shared with the SCIM connector; this crate is the server on
+//! top: routes, handlers, Bulk, discovery, authentication and the operations.
+//!
+//! - Filters are parsed into a bounded AST (`usher_scim_model::filter`), resolved against
 //!   the schema and mapped onto the core's storage-neutral query AST
 //!   (`usher_core::query`), which storage runs with bound parameters: no SCIM text
 //!   ever becomes SQL.
@@ -18,22 +22,17 @@
 
 mod bulk;
 mod discovery;
-mod doc;
-mod error;
-mod filter;
 mod http;
-mod patch;
 mod query_map;
-mod render;
+mod reply;
 mod routes;
-mod schema;
 mod service;
 mod state;
 
-pub use error::{ERROR_SCHEMA, SCIM_JSON, ScimError, ScimType};
-pub use filter::MAX_FILTER_LEN;
-pub use patch::MAX_OPERATIONS as MAX_PATCH_OPERATIONS;
 pub use routes::{BASE_PATH, configure};
-pub use schema::{ENTERPRISE, GROUP, USER, USHER};
 pub use service::MAX_MEMBERS;
 pub use state::{ScimData, ScimDeps, ScimSettings, ScimState};
+pub use usher_scim_model::{
+    ENTERPRISE, ERROR_SCHEMA, GROUP, MAX_FILTER_LEN, MAX_PATCH_OPERATIONS, SCIM_JSON, ScimError,
+    ScimType, USER, USHER,
+};

@@ -13,9 +13,9 @@ use usher_core::query::{
     UserLeaf, Value,
 };
 
-use crate::error::{Result, ScimError, ScimType};
-use crate::filter::{AttrPath, Expr, Literal, Op};
-use crate::schema::{ENTERPRISE, GROUP, USER, USHER};
+use usher_scim_model::error::{Result, ScimError, ScimType};
+use usher_scim_model::filter::{AttrPath, Expr, Literal, Op};
+use usher_scim_model::schema::{ENTERPRISE, GROUP, USER, USHER};
 
 /// Where the filter came from: a URL query (`sensitive` applies) or a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,7 +377,7 @@ pub(crate) fn group_filter(expr: &Expr, origin: Origin) -> Result<GroupFilter> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::parse;
+    use usher_scim_model::filter::parse;
 
     #[test]
     fn unknown_and_password_are_refused() {

@@ -9,8 +9,8 @@ use actix_web::{HttpRequest, web};
 use crate::bulk;
 use crate::discovery;
 use crate::http;
-use crate::schema::Kind;
 use crate::state::ScimData;
+use usher_scim_model::schema::Kind;
 
 /// Where the service lives, relative to usher's public URL.
 pub const BASE_PATH: &str = "/scim/v2";

@@ -11,14 +11,14 @@ use usher_core::{
 };
 use uuid::Uuid;
 
-use crate::doc::{self, Doc};
-use crate::error::{Result, ScimError};
-use crate::filter;
-use crate::patch;
 use crate::query_map::{self, Origin};
-use crate::render::{self, Precondition, Projection};
-use crate::schema::{Kind, LIST};
 use crate::state::{Caller, ScimState};
+use usher_scim_model::doc::{self, Doc};
+use usher_scim_model::error::{Result, ScimError};
+use usher_scim_model::filter;
+use usher_scim_model::patch;
+use usher_scim_model::render::{self, Precondition, Projection};
+use usher_scim_model::schema::{Kind, LIST};
 
 /// Most members read into one group resource (and into a PATCH that needs the
 /// whole list): larger groups are listed truncated, so clients should ask with
@@ -51,7 +51,7 @@ fn check_precondition(pre: Option<&Precondition>, version: i64) -> Result<Option
         None => Ok(None),
         Some(p) if p.matches(version) => Ok(Some(version)),
         Some(_) => Err(ScimError::status(
-            actix_web::http::StatusCode::PRECONDITION_FAILED,
+            actix_web::http::StatusCode::PRECONDITION_FAILED.as_u16(),
             format!(
                 "If-Match does not match the current version {}; read the resource again",
                 render::etag(version)
@@ -249,7 +249,8 @@ impl ScimState {
                 Err(e)
                     if client_version.is_none()
                         && attempt < PATCH_ATTEMPTS
-                        && e.status == actix_web::http::StatusCode::PRECONDITION_FAILED => {}
+                        && e.status
+                            == actix_web::http::StatusCode::PRECONDITION_FAILED.as_u16() => {}
                 other => return other,
             }
         }

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, web};
 use usher_core::ports::{Clock, Directory, LogoutListener, ScimClients};
 use usher_core::{Sessions, UserId};
 
-use crate::error::{Result, ScimError};
+use usher_scim_model::error::{Result, ScimError};
 
 /// The slot the handlers find the state in (empty until the backends are open).
 pub type ScimData = web::Data<OnceLock<Arc<ScimState>>>;
@@ -93,7 +93,8 @@ impl ScimState {
 
     /// RFC 6750 bearer token → the client holding it.
     pub(crate) async fn authenticate(&self, req: &HttpRequest) -> Result<Caller> {
-        let unauthorized = |why: &str| ScimError::status(StatusCode::UNAUTHORIZED, why.to_owned());
+        let unauthorized =
+            |why: &str| ScimError::status(StatusCode::UNAUTHORIZED.as_u16(), why.to_owned());
         let header = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
@@ -173,7 +174,7 @@ impl ScimState {
 pub(crate) fn ready(data: &ScimData) -> Result<Arc<ScimState>> {
     data.get().cloned().ok_or_else(|| {
         ScimError::status(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE.as_u16(),
             "the server is starting; retry shortly",
         )
     })

@@ -20,7 +20,7 @@ pub const MAX_FILTER_LEN: usize = 4096;
 
 /// An attribute path: `[urn:]name[.sub]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AttrPath {
+pub struct AttrPath {
     /// The schema URN, when given.
     pub urn: Option<String>,
     /// The attribute.
@@ -44,7 +44,7 @@ impl std::fmt::Display for AttrPath {
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
+pub enum Op {
     Eq,
     Ne,
     Co,
@@ -58,7 +58,7 @@ pub(crate) enum Op {
 
 /// A literal (`compValue`).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Literal {
+pub enum Literal {
     Str(String),
     Num(serde_json::Number),
     Bool(bool),
@@ -67,7 +67,7 @@ pub(crate) enum Literal {
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Expr {
+pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
@@ -162,7 +162,7 @@ struct Parser {
 }
 
 /// Parses a filter.
-pub(crate) fn parse(input: &str) -> Result<Expr> {
+pub fn parse(input: &str) -> Result<Expr> {
     if input.len() > MAX_FILTER_LEN {
         return Err(ScimError::filter(format!(
             "the filter is longer than {MAX_FILTER_LEN} bytes"
@@ -188,7 +188,7 @@ pub(crate) fn parse(input: &str) -> Result<Expr> {
 
 /// Parses a PATCH path: `attrPath`, `attrPath[valFilter]`, or
 /// `attrPath[valFilter].subAttr` (RFC 7644 §3.5.2).
-pub(crate) fn parse_patch_path(input: &str) -> Result<(AttrPath, Option<Expr>, Option<String>)> {
+pub fn parse_patch_path(input: &str) -> Result<(AttrPath, Option<Expr>, Option<String>)> {
     let bad = |why: &str| ScimError::path(format!("path {input:?}: {why}"));
     if input.len() > MAX_FILTER_LEN {
         return Err(bad("too long"));
@@ -246,7 +246,7 @@ fn is_name(s: &str) -> bool {
 }
 
 /// `[URI ":"] ATTRNAME *1subAttr`.
-pub(crate) fn attr_path(word: &str) -> Result<AttrPath> {
+pub fn attr_path(word: &str) -> Result<AttrPath> {
     let bad = || ScimError::filter(format!("{word:?} is not an attribute path"));
     // Checked slicing: the text comes from the network and may put a multibyte
     // character across byte 4, where `word[..4]` would panic.

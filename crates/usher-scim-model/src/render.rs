@@ -11,13 +11,13 @@ use crate::error::{Result, ScimError};
 use crate::schema::Kind;
 
 /// The weak ETag of a version (RFC 7644 §3.14).
-pub(crate) fn etag(version: i64) -> String {
+pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
 /// What an `If-Match` / `If-None-Match` header asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Precondition {
+pub enum Precondition {
     /// `*`.
     Any,
     /// These versions.
@@ -63,7 +63,7 @@ fn time(t: OffsetDateTime) -> String {
 }
 
 /// A resource body: schemas first, then id, the document, and meta.
-pub(crate) fn resource(
+pub fn resource(
     kind: Kind,
     id: &str,
     doc: Doc,
@@ -261,7 +261,7 @@ fn remove(sel: &Selector, o: &mut Map<String, Value>) {
 
 /// Which attributes to return.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Projection {
+pub struct Projection {
     pub attributes: Vec<String>,
     pub excluded: Vec<String>,
 }

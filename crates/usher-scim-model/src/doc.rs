@@ -14,7 +14,7 @@ use crate::error::{Result, ScimError};
 use crate::schema::{self, Attr, ENTERPRISE, Kind, Mutability, Type, USHER};
 
 /// A JSON object.
-pub(crate) type Doc = Map<String, Value>;
+pub type Doc = Map<String, Value>;
 
 /// Keys of `User::attributes` that SCIM owns: replaced by every SCIM write, while
 /// any other key (set by something else) is kept.
@@ -71,7 +71,7 @@ fn type_error(ctx: &str, what: &str) -> ScimError {
 
 /// Checks one value against its definition; `None` when it amounts to "unassigned"
 /// (null, an empty array or object) or is read-only (ignored, RFC 7644 §3.5.1).
-pub(crate) fn canonical_value(attr: &Attr, v: &Value, ctx: &str) -> Result<Option<Value>> {
+pub fn canonical_value(attr: &Attr, v: &Value, ctx: &str) -> Result<Option<Value>> {
     if attr.mutability == Mutability::ReadOnly || v.is_null() {
         return Ok(None);
     }
@@ -120,7 +120,7 @@ fn canonical_single(attr: &Attr, v: &Value, ctx: &str) -> Result<Option<Value>> 
 }
 
 /// Checks an object's keys against `attrs`.
-pub(crate) fn canonical_object(attrs: &[Attr], o: &Doc, ctx: &str) -> Result<Doc> {
+pub fn canonical_object(attrs: &[Attr], o: &Doc, ctx: &str) -> Result<Doc> {
     let mut out = Doc::new();
     for (k, v) in o {
         let path = if ctx.is_empty() {
@@ -153,7 +153,7 @@ pub(crate) fn canonical_object(attrs: &[Attr], o: &Doc, ctx: &str) -> Result<Doc
 
 /// Checks a whole resource body (POST, PUT, or a PATCHed document): `schemas`,
 /// the core attributes, `externalId` and the extensions.
-pub(crate) fn canonical_resource(kind: Kind, body: &Value, need_schemas: bool) -> Result<Doc> {
+pub fn canonical_resource(kind: Kind, body: &Value, need_schemas: bool) -> Result<Doc> {
     let Value::Object(o) = body else {
         return Err(ScimError::syntax("the body must be a JSON object"));
     };
@@ -250,7 +250,7 @@ fn str_of(doc: &Doc, key: &str) -> Option<String> {
 
 /// A user's fields as a SCIM document says them.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct UserFields {
+pub struct UserFields {
     pub username: String,
     pub display_name: Option<String>,
     pub given_name: Option<String>,
@@ -276,7 +276,7 @@ impl UserFields {
 }
 
 /// Reads a canonical User document.
-pub(crate) fn user_fields(doc: &Doc) -> Result<UserFields> {
+pub fn user_fields(doc: &Doc) -> Result<UserFields> {
     let username = str_of(doc, "userName")
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| ScimError::value("userName is required"))?;
@@ -351,7 +351,7 @@ pub(crate) fn user_fields(doc: &Doc) -> Result<UserFields> {
 }
 
 /// A user's canonical document.
-pub(crate) fn user_doc(u: &User) -> Doc {
+pub fn user_doc(u: &User) -> Doc {
     let mut doc = Doc::new();
     doc.insert("userName".into(), json!(u.username));
     let mut name = Map::new();
@@ -419,21 +419,21 @@ pub(crate) fn user_doc(u: &User) -> Doc {
 
 /// A group as a SCIM document says it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct GroupFields {
+pub struct GroupFields {
     pub name: String,
     pub external_id: Option<String>,
     pub members: Vec<UserId>,
 }
 
 /// Parses a member id; `bulkId:` references are resolved before this.
-pub(crate) fn member_id(v: &str, ctx: &str) -> Result<UserId> {
+pub fn member_id(v: &str, ctx: &str) -> Result<UserId> {
     Uuid::parse_str(v)
         .map(UserId)
         .map_err(|_| ScimError::value(format!("{ctx}: {v:?} is not the id of a usher user")))
 }
 
 /// Reads a canonical Group document.
-pub(crate) fn group_fields(doc: &Doc) -> Result<GroupFields> {
+pub fn group_fields(doc: &Doc) -> Result<GroupFields> {
     let name = str_of(doc, "displayName")
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ScimError::value("displayName is required"))?;
@@ -465,7 +465,7 @@ pub(crate) fn group_fields(doc: &Doc) -> Result<GroupFields> {
 }
 
 /// A group's canonical document.
-pub(crate) fn group_doc(g: &Group, members: &[UserId], base: &str) -> Doc {
+pub fn group_doc(g: &Group, members: &[UserId], base: &str) -> Doc {
     let mut doc = Doc::new();
     doc.insert("displayName".into(), json!(g.name));
     if !members.is_empty() {

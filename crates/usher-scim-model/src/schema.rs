@@ -26,7 +26,7 @@ pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRespo
 
 /// Attribute types (RFC 7643 §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Type {
+pub enum Type {
     String,
     Boolean,
     Reference(&'static [&'static str]),
@@ -35,7 +35,7 @@ pub(crate) enum Type {
 
 /// RFC 7643 §7 `mutability`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mutability {
+pub enum Mutability {
     ReadOnly,
     ReadWrite,
     Immutable,
@@ -43,7 +43,7 @@ pub(crate) enum Mutability {
 
 /// One attribute definition.
 #[derive(Debug)]
-pub(crate) struct Attr {
+pub struct Attr {
     pub name: &'static str,
     pub ty: Type,
     pub multi: bool,
@@ -105,7 +105,7 @@ const fn multi(name: &'static str, sub: &'static [Attr], description: &'static s
 const PRIMARY: Attr = boolean("primary", "The preferred value; at most one is true.");
 
 /// The core User attributes usher keeps.
-pub(crate) const USER_ATTRS: &[Attr] = &[
+pub const USER_ATTRS: &[Attr] = &[
     Attr {
         required: true,
         unique: true,
@@ -199,7 +199,7 @@ pub(crate) const USER_ATTRS: &[Attr] = &[
 ];
 
 /// The enterprise extension attributes.
-pub(crate) const ENTERPRISE_ATTRS: &[Attr] = &[
+pub const ENTERPRISE_ATTRS: &[Attr] = &[
     s("employeeNumber", "Employee number."),
     s("costCenter", "Cost center."),
     s("organization", "Organization."),
@@ -222,14 +222,14 @@ pub(crate) const ENTERPRISE_ATTRS: &[Attr] = &[
 ];
 
 /// usher's extension attributes.
-pub(crate) const USHER_ATTRS: &[Attr] = &[boolean(
+pub const USHER_ATTRS: &[Attr] = &[boolean(
     "emailVerified",
     "Whether the source vouches for the user's email addresses (default true): \
      only verified addresses link upstream sign-ins by email.",
 )];
 
 /// The core Group attributes usher keeps.
-pub(crate) const GROUP_ATTRS: &[Attr] = &[
+pub const GROUP_ATTRS: &[Attr] = &[
     Attr {
         required: true,
         unique: true,
@@ -262,7 +262,7 @@ pub(crate) const GROUP_ATTRS: &[Attr] = &[
 
 /// Which resource a schema set describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     User,
     Group,
 }
@@ -314,7 +314,7 @@ impl Kind {
 }
 
 /// The definition of `name` (case-insensitive, RFC 7643 §2.1) in `attrs`.
-pub(crate) fn find<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
+pub fn find<'a>(attrs: &'a [Attr], name: &str) -> Option<&'a Attr> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
@@ -369,7 +369,7 @@ fn schema_json(id: &str, name: &str, description: &str, attrs: &[Attr], location
 }
 
 /// Every schema `/Schemas` lists, the message schemas included (RFC 7643 §7).
-pub(crate) fn all_schemas(base: &str) -> Vec<Value> {
+pub fn all_schemas(base: &str) -> Vec<Value> {
     // The discovery schemas, described with the attributes usher returns.
     const SPC_ATTRS: &[Attr] = &[
         Attr {

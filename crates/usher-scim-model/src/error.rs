@@ -1,9 +1,9 @@
 //! SCIM errors (RFC 7644 §3.12): a status, a `scimType` where the RFC defines one,
 //! and a detail that names the attribute or parameter at fault and says what to do.
+//!
+//! The status is the bare number the error JSON carries, so this shape needs no
+//! HTTP library; the server turns it into a response (`usher-scim`'s `error.rs`).
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 use usher_core::{Error as CoreError, UniqueKey};
 
@@ -39,7 +39,8 @@ pub enum ScimType {
 }
 
 impl ScimType {
-    fn as_str(self) -> &'static str {
+    /// The `scimType` string on the wire.
+    pub fn as_str(self) -> &'static str {
         match self {
             ScimType::InvalidFilter => "invalidFilter",
             ScimType::TooMany => "tooMany",
@@ -59,8 +60,8 @@ impl ScimType {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{status} {scim_type:?}: {detail}")]
 pub struct ScimError {
-    /// HTTP status.
-    pub status: StatusCode,
+    /// HTTP status code.
+    pub status: u16,
     /// `scimType`, for 400 and 409 (and 413 tooMany).
     pub scim_type: Option<ScimType>,
     /// What went wrong and what to do.
@@ -74,14 +75,14 @@ impl ScimError {
     /// A 400 with a `scimType`.
     pub fn bad(scim_type: ScimType, detail: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
+            status: 400,
             scim_type: Some(scim_type),
             detail: detail.into(),
         }
     }
 
     /// A status without `scimType`.
-    pub fn status(status: StatusCode, detail: impl Into<String>) -> Self {
+    pub fn status(status: u16, detail: impl Into<String>) -> Self {
         Self {
             status,
             scim_type: None,
@@ -91,7 +92,7 @@ impl ScimError {
 
     /// 404 for an unknown (or invisible) resource.
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::status(StatusCode::NOT_FOUND, format!("{what} {id:?} not found"))
+        Self::status(404, format!("{what} {id:?} not found"))
     }
 
     /// 400 invalidFilter.
@@ -127,7 +128,7 @@ impl ScimError {
     /// 413, with tooMany (RFC 7644 §3.7.4).
     pub fn too_large(detail: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
+            status: 413,
             scim_type: Some(ScimType::TooMany),
             detail: detail.into(),
         }
@@ -137,7 +138,7 @@ impl ScimError {
     pub fn body(&self) -> serde_json::Value {
         let mut body = json!({
             "schemas": [ERROR_SCHEMA],
-            "status": self.status.as_u16().to_string(),
+            "status": self.status.to_string(),
             "detail": self.detail,
         });
         if let Some(t) = self.scim_type {
@@ -149,16 +150,14 @@ impl ScimError {
     /// Maps a port error; `entity` names what was asked for.
     pub fn from_core(err: CoreError) -> Self {
         match err {
-            CoreError::NotFound { entity } => {
-                Self::status(StatusCode::NOT_FOUND, format!("{entity} not found"))
-            }
+            CoreError::NotFound { entity } => Self::status(404, format!("{entity} not found")),
             CoreError::Conflict(key) => Self {
-                status: StatusCode::CONFLICT,
+                status: 409,
                 scim_type: Some(ScimType::Uniqueness),
                 detail: format!("{} is already taken", unique_attribute(key)),
             },
             CoreError::VersionMismatch { entity, current } => Self::status(
-                StatusCode::PRECONDITION_FAILED,
+                412,
                 format!(
                     "the {entity} changed since you read it (now version W/\"{current}\"); \
                      read it again and retry"
@@ -167,14 +166,11 @@ impl ScimError {
             CoreError::Invalid(msg) => Self::value(msg),
             CoreError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "SCIM: storage unavailable");
-                Self::status(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage is unavailable; retry later",
-                )
+                Self::status(503, "storage is unavailable; retry later")
             }
             other => {
                 tracing::error!(error = %other, "SCIM: internal error");
-                Self::status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                Self::status(500, "internal error")
             }
         }
     }
@@ -193,26 +189,5 @@ fn unique_attribute(key: UniqueKey) -> &'static str {
 impl From<CoreError> for ScimError {
     fn from(err: CoreError) -> Self {
         Self::from_core(err)
-    }
-}
-
-impl ResponseError for ScimError {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut resp = HttpResponse::build(self.status);
-        resp.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON)));
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"usher-scim\""),
-            ));
-        }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
-        }
-        resp.body(self.body().to_string())
     }
 }

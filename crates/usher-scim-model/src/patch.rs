@@ -25,7 +25,7 @@ pub const MAX_OPERATIONS: usize = 1000;
 
 /// The three operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OpKind {
+pub enum OpKind {
     Add,
     Replace,
     Remove,
@@ -33,14 +33,14 @@ pub(crate) enum OpKind {
 
 /// One operation of a PatchOp request.
 #[derive(Debug, Clone)]
-pub(crate) struct Operation {
+pub struct Operation {
     pub op: OpKind,
     pub path: Option<String>,
     pub value: Option<Value>,
 }
 
 /// Parses a PatchOp body.
-pub(crate) fn parse(body: &Value) -> Result<Vec<Operation>> {
+pub fn parse(body: &Value) -> Result<Vec<Operation>> {
     let Value::Object(o) = body else {
         return Err(ScimError::syntax("the body must be a JSON object"));
     };
@@ -224,7 +224,7 @@ fn resolve(kind: Kind, path: &str) -> Result<Target> {
 }
 
 /// Applies `ops` to `doc` in order.
-pub(crate) fn apply(kind: Kind, id: &str, doc: &mut Doc, ops: &[Operation]) -> Result<()> {
+pub fn apply(kind: Kind, id: &str, doc: &mut Doc, ops: &[Operation]) -> Result<()> {
     for (i, op) in ops.iter().enumerate() {
         apply_one(kind, id, doc, op).map_err(|mut e| {
             e.detail = format!("Operations[{i}]: {}", e.detail);
@@ -600,7 +600,7 @@ fn clone_attr(a: &Attr) -> Attr {
 }
 
 /// Evaluates a value filter against one value of a multi-valued attribute.
-pub(crate) fn eval(f: &Expr, item: &Value, attr: &Attr) -> Result<bool> {
+pub fn eval(f: &Expr, item: &Value, attr: &Attr) -> Result<bool> {
     Ok(match f {
         Expr::And(a, b) => eval(a, item, attr)? && eval(b, item, attr)?,
         Expr::Or(a, b) => eval(a, item, attr)? || eval(b, item, attr)?,
