@@ -81,6 +81,26 @@ fn the_core_never_depends_on_web_orm_or_cache() {
     }
 }
 
+/// The SCIM wire format is shared by the SCIM server and the SCIM connector, so it
+/// carries neither's machinery: no web framework, ORM or cache client.
+#[test]
+fn the_scim_model_never_depends_on_web_orm_or_cache() {
+    let deps = dependencies_of(&metadata(), "usher-scim-model");
+    for forbidden in [
+        "actix-web",
+        "actix-http",
+        "sea-orm",
+        "sqlx",
+        "redis",
+        "usher-store",
+    ] {
+        assert!(
+            !deps.contains(forbidden),
+            "usher-scim-model depends on {forbidden}: {deps:?}"
+        );
+    }
+}
+
 #[test]
 fn only_the_binary_depends_on_storage() {
     let metadata = metadata();
