@@ -109,8 +109,11 @@ impl Capabilities {
 /// The group operations have defaults that refuse with [`ConnectorError::fatal`],
 /// for connectors whose [`Capabilities::groups`] is false; the core does not call
 /// them then.
+///
+/// `Debug` is required so whatever holds a connector can be printed; settings
+/// inside keep their credentials in [`Secret`](crate::Secret)s, which print redacted.
 #[async_trait]
-pub trait Connector: Send + Sync {
+pub trait Connector: Send + Sync + std::fmt::Debug {
     /// What this target supports.
     fn capabilities(&self) -> Capabilities;
 

@@ -2,14 +2,14 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A secret value in connector settings. `Debug`, `Display` and serialization show
 /// `[redacted]`, so settings can be logged, printed by `usher check-config` and
 /// put in errors safely. Sealing it at rest under the master key is the store's
 /// job; a connector reads it with [`Secret::expose`] when it builds a request.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
@@ -41,5 +41,15 @@ impl fmt::Display for Secret {
 impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str("[redacted]")
+    }
+}
+
+/// A secret of the wrong type is refused without serde's usual echo of the value
+/// ("invalid type: integer `123456`"), which would print a mistyped token.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)
+            .map(Self)
+            .map_err(|_| D::Error::custom("a secret must be a string"))
     }
 }
