@@ -128,3 +128,39 @@ fn only_the_binary_depends_on_storage() {
         );
     }
 }
+
+/// Normal (non-dev, non-build) dependencies `package` declares itself.
+fn direct_dependencies_of(metadata: &Value, package: &str) -> BTreeSet<String> {
+    metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == package)
+        .expect("package")["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .filter(|d| d["kind"].is_null())
+        .map(|d| d["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[test]
+fn the_connector_api_depends_on_no_usher_crate_and_only_serde_async_trait_thiserror() {
+    let metadata = metadata();
+    let direct = direct_dependencies_of(&metadata, "usher-connector");
+    let allowed = BTreeSet::from(["async-trait", "serde", "thiserror"].map(str::to_owned));
+    assert!(
+        direct.is_subset(&allowed),
+        "usher-connector declares {:?} beyond {allowed:?}",
+        direct.difference(&allowed).collect::<Vec<_>>()
+    );
+    let usher_crates: Vec<String> = dependencies_of(&metadata, "usher-connector")
+        .into_iter()
+        .filter(|d| d.starts_with("usher") || d == "migrations")
+        .collect();
+    assert!(
+        usher_crates.is_empty(),
+        "usher-connector depends on {usher_crates:?}"
+    );
+}
