@@ -22,6 +22,9 @@
 #   scim2-tester with scim2-cli (PyPI, the independent SCIM 2.0 compliance checker,
 #   run as `scim2 --url BASE test`) in its own venv at $PEERS_DIR/scim, every
 #   transitive dependency pinned.
+#   scim2-server (PyPI, an in-memory SCIM 2.0 service provider; the downstream app
+#   of the SCIM connector's tests) in its own venv at $PEERS_DIR/scim-server, every
+#   transitive dependency pinned (its pydantic differs from scim2-cli's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +52,13 @@ SCIM_PACKAGES=(
     typing-inspection==0.4.5 email-validator==2.4.0 dnspython==2.9.2 lark==1.3.1
     click==8.5.1 pydanclick==0.5.1 colorama==0.4.6 docutils==0.23 Pygments==2.21.0
     sphinx-click-rst-to-ansi-formatter==0.2.0
+)
+
+SCIM_SERVER_DIR="$PEERS_DIR/scim-server"
+SCIM_SERVER_PACKAGES=(
+    scim2-server==0.8.3 scim2-models==0.12.3 pydantic==2.14.4 pydantic_core==2.50.5
+    annotated-types==0.8.0 typing_extensions==4.16.0 typing-inspection==0.4.5
+    email-validator==2.4.0 dnspython==2.9.2 idna==3.20 lark==1.3.1
 )
 
 check_only=0
@@ -191,8 +201,56 @@ scim_peers() {
     "$SCIM_DIR/bin/scim2" --help >/dev/null
 }
 
+# Prints the pins of SCIM_SERVER_PACKAGES not installed at their version.
+scim_server_missing() {
+    "$SCIM_SERVER_DIR/bin/python" - "${SCIM_SERVER_PACKAGES[@]}" <<'PY' 2>/dev/null || echo "${SCIM_SERVER_PACKAGES[*]}"
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for spec in sys.argv[1:]:
+    name, want = spec.split("==")
+    try:
+        have = version(name)
+    except PackageNotFoundError:
+        have = None
+    if have != want:
+        print(spec)
+PY
+}
+
+scim_server_peers() {
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "peers: python3 (3.10 or newer, with venv) is needed for the SCIM connector tests" >&2
+        return 1
+    fi
+    local missing=()
+    if [ -x "$SCIM_SERVER_DIR/bin/python" ]; then
+        mapfile -t missing < <(scim_server_missing)
+    else
+        missing=("${SCIM_SERVER_PACKAGES[@]}")
+    fi
+    if [ ${#missing[@]} -eq 0 ] && "$SCIM_SERVER_DIR/bin/scim2-server" --help >/dev/null 2>&1; then
+        echo "peers: ${SCIM_SERVER_PACKAGES[0]} and its pinned dependencies already installed in $SCIM_SERVER_DIR"
+        return 0
+    fi
+    if [ "$check_only" -eq 1 ]; then
+        echo "peers: missing or broken in $SCIM_SERVER_DIR: ${missing[*]:-scim2-server does not run} (run scripts/peers.sh)" >&2
+        return 1
+    fi
+    if [ ! -x "$SCIM_SERVER_DIR/bin/python" ]; then
+        echo "peers: creating the venv $SCIM_SERVER_DIR"
+        rm -rf "$SCIM_SERVER_DIR"
+        python3 -m venv "$SCIM_SERVER_DIR" || return 1
+    fi
+    echo "peers: installing ${SCIM_SERVER_PACKAGES[*]} into $SCIM_SERVER_DIR"
+    # --no-deps: the list above is the whole closure, so nothing unpinned slips in.
+    "$SCIM_SERVER_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+        "${SCIM_SERVER_PACKAGES[@]}" || return 1
+    "$SCIM_SERVER_DIR/bin/scim2-server" --help >/dev/null
+}
+
 status=0
 node_peers || status=1
 python_peers || status=1
 scim_peers || status=1
+scim_server_peers || status=1
 exit "$status"
