@@ -164,3 +164,39 @@ fn the_connector_api_depends_on_no_usher_crate_and_only_serde_async_trait_thiser
         "usher-connector depends on {usher_crates:?}"
     );
 }
+
+/// Connectors talk to their target and nothing else of usher: the connector API,
+/// the SCIM wire model and the core's pure helpers, never storage, the web
+/// framework or the cache (docs/ARCHITECTURE.md, "connectors/").
+#[test]
+fn connectors_depend_only_on_the_connector_api_the_scim_model_and_the_core() {
+    let metadata = metadata();
+    let connectors: Vec<String> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .filter(|n| n.starts_with("usher-connector-"))
+        .map(str::to_owned)
+        .collect();
+    assert!(!connectors.is_empty(), "no connector crate found");
+    let allowed = ["usher-connector", "usher-scim-model", "usher-core"];
+    for connector in &connectors {
+        let deps = dependencies_of(&metadata, connector);
+        let usher_crates: Vec<&String> = deps
+            .iter()
+            .filter(|d| d.starts_with("usher") || *d == "migrations")
+            .filter(|d| !allowed.contains(&d.as_str()))
+            .collect();
+        assert!(
+            usher_crates.is_empty(),
+            "{connector} depends on {usher_crates:?}"
+        );
+        for forbidden in ["actix-web", "actix-http", "sea-orm", "sqlx", "redis"] {
+            assert!(
+                !deps.contains(forbidden),
+                "{connector} depends on {forbidden}"
+            );
+        }
+    }
+}
