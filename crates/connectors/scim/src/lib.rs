@@ -10,9 +10,10 @@
 //! [`usher_connector::ConnectorError`] carrying the target's `scimType` and
 //! `detail`; see docs/provisioning.md, "The SCIM connector".
 //!
-//! Not yet: groups, HTTP basic and OAuth 2.0 client-credentials authentication.
+//! Not yet: HTTP basic and OAuth 2.0 client-credentials authentication.
 
 mod connector;
+mod group;
 mod http;
 mod settings;
 mod user;

@@ -3,6 +3,7 @@
 //! installed by scripts/peers.sh into target-peers/scim-server), and against a
 //! hostile target that answers garbage.
 
+mod groups;
 mod hostile;
 mod settings;
 mod support;
