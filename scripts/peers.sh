@@ -154,9 +154,12 @@ python_peers() {
     python_smoke
 }
 
-# Prints the pins of SCIM_PACKAGES not installed at their version in the venv.
-scim_missing() {
-    "$SCIM_DIR/bin/python" - "${SCIM_PACKAGES[@]}" <<'PY' 2>/dev/null || echo "${SCIM_PACKAGES[*]}"
+# Prints the pins (NAME==VERSION, after the venv) not installed at their version
+# in the venv.
+venv_missing() {
+    local dir="$1"
+    shift
+    "$dir/bin/python" - "$@" <<'PY' 2>/dev/null || echo "$*"
 import sys
 from importlib.metadata import PackageNotFoundError, version
 for spec in sys.argv[1:]:
@@ -170,87 +173,44 @@ for spec in sys.argv[1:]:
 PY
 }
 
-scim_peers() {
+# A venv at DIR holding exactly the pinned PACKAGES, whose COMMAND runs; PURPOSE
+# says which tests need it. Used by each Python peer that needs its own
+# dependency set (scim2-cli and scim2-server pin different pydantic versions).
+pinned_venv() {
+    local dir="$1" command="$2" purpose="$3"
+    shift 3
     if ! command -v python3 >/dev/null 2>&1; then
-        echo "peers: python3 (3.10 or newer, with venv) is needed for the SCIM compliance test" >&2
+        echo "peers: python3 (3.10 or newer, with venv) is needed for $purpose" >&2
         return 1
     fi
     local missing=()
-    if [ -x "$SCIM_DIR/bin/python" ]; then
-        mapfile -t missing < <(scim_missing)
+    if [ -x "$dir/bin/python" ]; then
+        mapfile -t missing < <(venv_missing "$dir" "$@")
     else
-        missing=("${SCIM_PACKAGES[@]}")
+        missing=("$@")
     fi
-    if [ ${#missing[@]} -eq 0 ] && "$SCIM_DIR/bin/scim2" --help >/dev/null 2>&1; then
-        echo "peers: ${SCIM_PACKAGES[0]} ${SCIM_PACKAGES[1]} and their pinned dependencies already installed in $SCIM_DIR"
+    if [ ${#missing[@]} -eq 0 ] && "$dir/bin/$command" --help >/dev/null 2>&1; then
+        echo "peers: $1 and its pinned dependencies already installed in $dir"
         return 0
     fi
     if [ "$check_only" -eq 1 ]; then
-        echo "peers: missing or broken in $SCIM_DIR: ${missing[*]:-scim2 does not run} (run scripts/peers.sh)" >&2
+        echo "peers: missing or broken in $dir: ${missing[*]:-$command does not run} (run scripts/peers.sh)" >&2
         return 1
     fi
-    if [ ! -x "$SCIM_DIR/bin/python" ]; then
-        echo "peers: creating the venv $SCIM_DIR"
-        rm -rf "$SCIM_DIR"
-        python3 -m venv "$SCIM_DIR" || return 1
+    if [ ! -x "$dir/bin/python" ]; then
+        echo "peers: creating the venv $dir"
+        rm -rf "$dir"
+        python3 -m venv "$dir" || return 1
     fi
-    echo "peers: installing ${SCIM_PACKAGES[*]} into $SCIM_DIR"
-    # --no-deps: the list above is the whole closure, so nothing unpinned slips in.
-    "$SCIM_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-        "${SCIM_PACKAGES[@]}" || return 1
-    "$SCIM_DIR/bin/scim2" --help >/dev/null
-}
-
-# Prints the pins of SCIM_SERVER_PACKAGES not installed at their version.
-scim_server_missing() {
-    "$SCIM_SERVER_DIR/bin/python" - "${SCIM_SERVER_PACKAGES[@]}" <<'PY' 2>/dev/null || echo "${SCIM_SERVER_PACKAGES[*]}"
-import sys
-from importlib.metadata import PackageNotFoundError, version
-for spec in sys.argv[1:]:
-    name, want = spec.split("==")
-    try:
-        have = version(name)
-    except PackageNotFoundError:
-        have = None
-    if have != want:
-        print(spec)
-PY
-}
-
-scim_server_peers() {
-    if ! command -v python3 >/dev/null 2>&1; then
-        echo "peers: python3 (3.10 or newer, with venv) is needed for the SCIM connector tests" >&2
-        return 1
-    fi
-    local missing=()
-    if [ -x "$SCIM_SERVER_DIR/bin/python" ]; then
-        mapfile -t missing < <(scim_server_missing)
-    else
-        missing=("${SCIM_SERVER_PACKAGES[@]}")
-    fi
-    if [ ${#missing[@]} -eq 0 ] && "$SCIM_SERVER_DIR/bin/scim2-server" --help >/dev/null 2>&1; then
-        echo "peers: ${SCIM_SERVER_PACKAGES[0]} and its pinned dependencies already installed in $SCIM_SERVER_DIR"
-        return 0
-    fi
-    if [ "$check_only" -eq 1 ]; then
-        echo "peers: missing or broken in $SCIM_SERVER_DIR: ${missing[*]:-scim2-server does not run} (run scripts/peers.sh)" >&2
-        return 1
-    fi
-    if [ ! -x "$SCIM_SERVER_DIR/bin/python" ]; then
-        echo "peers: creating the venv $SCIM_SERVER_DIR"
-        rm -rf "$SCIM_SERVER_DIR"
-        python3 -m venv "$SCIM_SERVER_DIR" || return 1
-    fi
-    echo "peers: installing ${SCIM_SERVER_PACKAGES[*]} into $SCIM_SERVER_DIR"
-    # --no-deps: the list above is the whole closure, so nothing unpinned slips in.
-    "$SCIM_SERVER_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-        "${SCIM_SERVER_PACKAGES[@]}" || return 1
-    "$SCIM_SERVER_DIR/bin/scim2-server" --help >/dev/null
+    echo "peers: installing $* into $dir"
+    # --no-deps: the list is the whole closure, so nothing unpinned slips in.
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$@" || return 1
+    "$dir/bin/$command" --help >/dev/null
 }
 
 status=0
 node_peers || status=1
 python_peers || status=1
-scim_peers || status=1
-scim_server_peers || status=1
+pinned_venv "$SCIM_DIR" scim2 "the SCIM compliance test" "${SCIM_PACKAGES[@]}" || status=1
+pinned_venv "$SCIM_SERVER_DIR" scim2-server "the SCIM connector tests" "${SCIM_SERVER_PACKAGES[@]}" || status=1
 exit "$status"
