@@ -12,7 +12,7 @@ use usher_connector::{
 };
 
 use crate::group;
-use crate::http::Http;
+use crate::http::{Answer, Http};
 use crate::settings::ScimSettings;
 use crate::user;
 
@@ -217,18 +217,7 @@ impl Connector for ScimConnector {
             .send(Method::POST, "/Users", &[], Some(&body))
             .await
         {
-            Ok(answer) => answer
-                .body
-                .get("id")
-                .and_then(Value::as_str)
-                .map(RemoteId::new)
-                .ok_or_else(|| {
-                    ConnectorError::retryable(
-                        None,
-                        "POST /Users: the target created the user but returned no id",
-                    )
-                    .with_http_status(answer.status.as_u16())
-                }),
+            Ok(answer) => created_id(&answer, "/Users", "user"),
             Err(e) if matches!(e.kind(), ErrorKind::Conflict { .. }) => {
                 // Name the existing account so the core adopts it (never a second one).
                 let mut existing = self.find_by("externalId", &record.external_id).await?;
@@ -316,17 +305,7 @@ impl Connector for ScimConnector {
             .send(Method::POST, "/Groups", &[], Some(&body))
             .await
         {
-            Ok(answer) => answer
-                .body
-                .get("id")
-                .and_then(Value::as_str)
-                .map(RemoteId::new)
-                .ok_or_else(|| {
-                    ConnectorError::retryable(
-                        None,
-                        "POST /Groups: the target created the group but returned no id",
-                    )
-                }),
+            Ok(answer) => created_id(&answer, "/Groups", "group"),
             Err(e) if matches!(e.kind(), ErrorKind::Conflict { .. }) => {
                 let existing = self.find_group_doc(record).await?.map(|g| g.id);
                 Err(conflict_with(
@@ -473,6 +452,23 @@ impl ScimConnector {
 }
 
 /// A conflict naming the existing object, keeping the target's code and status.
+/// The id of what a POST to `path` created; a success without one is retried
+/// (the core looks the object up before creating again, so nothing duplicates).
+fn created_id(answer: &Answer, path: &str, what: &str) -> Result<RemoteId> {
+    answer
+        .body
+        .get("id")
+        .and_then(Value::as_str)
+        .map(RemoteId::new)
+        .ok_or_else(|| {
+            ConnectorError::retryable(
+                None,
+                format!("POST {path}: the target created the {what} but returned no id"),
+            )
+            .with_http_status(answer.status.as_u16())
+        })
+}
+
 fn conflict_with(
     e: &ConnectorError,
     existing: Option<RemoteId>,
