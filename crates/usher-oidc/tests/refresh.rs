@@ -112,3 +112,34 @@ async fn expired_refresh_token_is_invalid_grant() {
     env.clock.advance(time::Duration::days(31));
     assert_eq!(env.refresh(BASIC, &rt, &[]).await.error(), "invalid_grant");
 }
+
+/// Hostile refresh tokens (`{family}.{secret}` is parsed from the network): empty,
+/// no separator, empty or oversized halves, multibyte text, extra dots, an unknown
+/// family. Each is `invalid_grant` (RFC 6749 §5.2), nothing panics, and a live
+/// family that none of them names keeps working.
+#[actix_web::test]
+async fn malformed_refresh_tokens_are_invalid_grant_and_revoke_nothing() {
+    let env = Env::new().await;
+    let live = env.tokens(BASIC).await.text("refresh_token");
+    let long = "a".repeat(5000);
+    // An empty value is a missing parameter (RFC 6749 §5.2: invalid_request).
+    let empty = env.refresh(BASIC, "", &[]).await;
+    assert_eq!(empty.error(), "invalid_request");
+    let hostile = [
+        "no-separator".to_owned(),
+        ".secret".to_owned(),
+        "family.".to_owned(),
+        format!("{long}.{long}"),
+        "famille-é.秘密😀".to_owned(),
+        "a.b.c".to_owned(),
+        "unknownfamily.unknownsecret".to_owned(),
+    ];
+    for token in &hostile {
+        let reply = env.refresh(BASIC, token, &[]).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{token:.40}");
+        assert_eq!(reply.error(), "invalid_grant", "{token:.40}");
+    }
+    assert!(env.active(&live).await, "a live family was revoked");
+    let next = env.refresh(BASIC, &live, &[]).await;
+    assert_eq!(next.status, StatusCode::OK, "{:?}", next.json);
+}
