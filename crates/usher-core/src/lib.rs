@@ -19,6 +19,7 @@ mod ids;
 mod interaction;
 pub mod jit;
 mod link;
+pub mod outbound;
 mod page;
 pub mod ports;
 pub mod query;
@@ -30,7 +31,9 @@ pub mod transport;
 mod upstream;
 mod user;
 
-pub use application::{AccessPolicy, AppKind, Application, ApplicationUpdate, NewApplication};
+pub use application::{
+    Application, ApplicationSettings, ApplicationSpec, Assignment, MAX_APP_NAME, ManagedBy, SignIn,
+};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use budget::{BudgetPolicy, Exhausted, PendingBudget};
 pub use client_ip::{FORWARDED_FOR, RequestOrigin, ip_bucket, ip_network_bucket};

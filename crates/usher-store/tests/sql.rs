@@ -56,7 +56,6 @@ suite!(
     hostile::sql_injection_strings_are_data,
     hostile::oversized_and_malformed_inputs_are_invalid,
     hostile::timestamps_round_trip,
-    registry::applications_crud_and_conflicts,
     registry::upstreams_put_replace_delete,
     registry::audit_log_range,
     keys::key_store_round_trip,

@@ -1,112 +1,15 @@
-//! Applications, upstreams and the audit log.
+//! Upstreams and the audit log.
 
 use serde_json::json;
 use time::Duration;
 use usher_core::ports::{AuditLog, Directory, Registry};
 use usher_core::{
-    AccessPolicy, AppKind, ApplicationUpdate, Error, GroupId, NewApplication, NewAuditEntry,
-    NewIdentityLink, NewUser, UniqueKey, Upstream, UpstreamId, UpstreamKind,
+    Error, NewAuditEntry, NewIdentityLink, NewUser, Upstream, UpstreamId, UpstreamKind,
 };
 use usher_store::Database;
 
 use super::harness::{START, clocked};
 
-fn oidc(name: &str, client_id: &str) -> NewApplication {
-    NewApplication {
-        name: name.into(),
-        kind: AppKind::OidcClient {
-            client_id: client_id.into(),
-        },
-        access: AccessPolicy::Everyone,
-        settings: json!({"redirect_uris": ["https://app.example.test/cb"]}),
-    }
-}
-
-pub async fn applications_crud_and_conflicts(db: Database) {
-    let (store, clock) = clocked(&db);
-    let wiki = store
-        .create_application(oidc("wiki", "wiki-client"))
-        .await
-        .expect("app");
-    assert!(wiki.enabled);
-    assert_eq!(store.get_application(wiki.id).await.expect("read"), wiki);
-
-    for clash in [oidc("wiki", "other-client"), oidc("Wiki 2", "wiki-client")] {
-        let err = store.create_application(clash).await.expect_err("conflict");
-        assert!(
-            matches!(err, Error::Conflict(UniqueKey::Application)),
-            "{err:?}"
-        );
-    }
-    // The same identifier under another protocol is another application.
-    let saml = NewApplication {
-        kind: AppKind::SamlSp {
-            entity_id: "wiki-client".into(),
-        },
-        ..oidc("wiki-saml", "")
-    };
-    let saml = store.create_application(saml).await.expect("saml app");
-    let err = store
-        .create_application(oidc(" ", "x"))
-        .await
-        .expect_err("invalid");
-    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
-
-    let found = store.find_application(&wiki.kind).await.expect("q");
-    assert_eq!(found.as_ref(), Some(&wiki));
-    let unknown = AppKind::OidcClient {
-        client_id: "nope".into(),
-    };
-    assert!(store.find_application(&unknown).await.expect("q").is_none());
-
-    clock.advance(Duration::minutes(1));
-    let group = GroupId::new();
-    let update = ApplicationUpdate {
-        name: Some("Wiki".into()),
-        access: Some(AccessPolicy::Groups(vec![group])),
-        enabled: Some(false),
-        settings: Some(json!({"redirect_uris": []})),
-    };
-    let updated = store
-        .update_application(wiki.id, update)
-        .await
-        .expect("updated");
-    assert_eq!(updated.access, AccessPolicy::Groups(vec![group]));
-    assert_eq!(
-        (updated.created_at, updated.updated_at),
-        (START, START + Duration::minutes(1))
-    );
-    assert_eq!(store.get_application(wiki.id).await.expect("read"), updated);
-
-    let clash = ApplicationUpdate {
-        name: Some("wiki-saml".into()),
-        ..ApplicationUpdate::default()
-    };
-    let err = store
-        .update_application(wiki.id, clash)
-        .await
-        .expect_err("clash");
-    assert!(
-        matches!(err, Error::Conflict(UniqueKey::Application)),
-        "{err:?}"
-    );
-    assert_eq!(store.get_application(wiki.id).await.expect("read"), updated);
-
-    let names: Vec<String> = store
-        .list_applications()
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|a| a.name)
-        .collect();
-    assert_eq!(names, ["Wiki", "wiki-saml"]);
-
-    store.delete_application(saml.id).await.expect("deleted");
-    let err = store.delete_application(saml.id).await.expect_err("gone");
-    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-    let err = store.get_application(saml.id).await.expect_err("gone");
-    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-}
 
 fn upstream(id: &str, display: &str) -> Upstream {
     Upstream {
