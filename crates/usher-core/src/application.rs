@@ -147,9 +147,7 @@ impl ApplicationSpec {
         check_name(&name)?;
         let display_name = display_name.unwrap_or_else(|| name.clone());
         if display_name.trim().is_empty() || display_name.len() > 256 {
-            return Err(Error::Invalid(
-                "display_name must be 1 to 256 bytes".into(),
-            ));
+            return Err(Error::Invalid("display_name must be 1 to 256 bytes".into()));
         }
         if let Some(sign_in) = &sign_in {
             let key = sign_in.key();

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{GroupId, UserId};
+use crate::{ApplicationId, GroupId, UserId};
 
 /// Something that happened to a user or group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +55,12 @@ pub enum LifecycleEvent {
         /// The user.
         user_id: UserId,
     },
+    /// An application's assignment or provisioning side changed (or it was
+    /// created or removed): the planner re-plans the whole app.
+    ApplicationChanged {
+        /// Which.
+        application_id: ApplicationId,
+    },
 }
 
 impl LifecycleEvent {
@@ -69,6 +75,7 @@ impl LifecycleEvent {
             LifecycleEvent::GroupChanged { .. } => "group_changed",
             LifecycleEvent::MembershipAdded { .. } => "membership_added",
             LifecycleEvent::MembershipRemoved { .. } => "membership_removed",
+            LifecycleEvent::ApplicationChanged { .. } => "application_changed",
         }
     }
 }

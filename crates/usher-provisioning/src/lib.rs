@@ -23,7 +23,10 @@
 mod connectors;
 mod desired;
 mod leaver;
+pub mod mapping;
+pub mod planner;
 
 pub use connectors::{ConnectorSource, RegistrySource};
 pub use desired::{Desired, digest};
 pub use leaver::SessionEnder;
+pub use planner::{Planner, PlannerPorts};

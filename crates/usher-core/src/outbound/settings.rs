@@ -216,7 +216,8 @@ mod tests {
     #[test]
     fn a_bad_template_names_its_field() {
         let mut s = scim();
-        s.mapping.insert("user_name".into(), "{email|nosuch}".into());
+        s.mapping
+            .insert("user_name".into(), "{email|nosuch}".into());
         let err = s.check().unwrap_err();
         assert!(err.starts_with("mapping.user_name"), "{err}");
     }
