@@ -5,6 +5,7 @@
 //! Without `USHER_TEST_POSTGRES_URL` the PostgreSQL half prints `SKIPPED` and passes,
 //! unless `USHER_TEST_REQUIRE_SERVICES=1` (as on CI), where it fails instead.
 
+mod applications;
 mod connect;
 mod credentials;
 mod grants;
@@ -81,4 +82,12 @@ suite!(
     grants::refresh_families_rotate_and_detect_reuse,
     grants::refresh_families_revoke_for_user_and_purge,
     grants::concurrent_rotations_of_one_token_let_exactly_one_win,
+    applications::sync_creates_keeps_ids_updates_and_removes,
+    applications::sign_in_keys_can_swap_between_apps_in_one_sync,
+    applications::sync_conflicts_and_dangling_references_change_nothing,
+    applications::connector_settings_are_sealed_under_the_master_key,
+    applications::sealed_settings_copied_to_another_app_do_not_open,
+    applications::is_assigned_through_everyone_users_and_groups,
+    applications::assignments_go_with_their_group_user_and_app,
+    applications::assigned_users_page_by_id,
 );
