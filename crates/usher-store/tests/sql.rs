@@ -5,6 +5,8 @@
 //! Without `USHER_TEST_POSTGRES_URL` the PostgreSQL half prints `SKIPPED` and passes,
 //! unless `USHER_TEST_REQUIRE_SERVICES=1` (as on CI), where it fails instead.
 
+mod app_assignments;
+mod app_sealing;
 mod applications;
 mod connect;
 mod credentials;
@@ -85,9 +87,10 @@ suite!(
     applications::sync_creates_keeps_ids_updates_and_removes,
     applications::sign_in_keys_can_swap_between_apps_in_one_sync,
     applications::sync_conflicts_and_dangling_references_change_nothing,
-    applications::connector_settings_are_sealed_under_the_master_key,
-    applications::sealed_settings_copied_to_another_app_do_not_open,
-    applications::is_assigned_through_everyone_users_and_groups,
-    applications::assignments_go_with_their_group_user_and_app,
-    applications::assigned_users_page_by_id,
+    app_sealing::connector_settings_are_sealed_under_the_master_key,
+    app_sealing::sealed_settings_copied_to_another_app_do_not_open,
+    app_assignments::is_assigned_through_everyone_users_and_groups,
+    app_assignments::assignments_go_with_their_group_user_and_app,
+    app_assignments::assigned_users_page_by_id,
+    applications::concurrent_syncs_of_one_file_create_each_app_once,
 );

@@ -1,9 +1,8 @@
 //! Applications: the configuration sync (stable ids, updates, removals, conflicts,
-//! events and audit), sealed connector settings, and the assignment queries.
+//! events and audit), and the fixtures `app_sealing` and `app_assignments` share.
 
 use std::collections::BTreeSet;
 
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use time::Duration;
 use usher_core::outbound::ProvisioningSettings;
@@ -14,17 +13,17 @@ use usher_core::{
 };
 use usher_store::{Database, MasterKey, SqlStore};
 
-use super::harness::{START, clocked, raw, raw_execute, take_events};
+use super::harness::{START, clocked, raw_execute, take_events};
 
-const TOKEN: &str = "s3cr3t-bearer-token-4711";
+pub const TOKEN: &str = "s3cr3t-bearer-token-4711";
 
-fn oidc(client_id: &str) -> Option<SignIn> {
+pub fn oidc(client_id: &str) -> Option<SignIn> {
     Some(SignIn::Oidc {
         client_id: client_id.into(),
     })
 }
 
-fn scim(token: &str) -> Option<ProvisioningSettings> {
+pub fn scim(token: &str) -> Option<ProvisioningSettings> {
     Some(
         serde_json::from_value(json!({
             "connector": "scim",
@@ -34,7 +33,7 @@ fn scim(token: &str) -> Option<ProvisioningSettings> {
     )
 }
 
-fn spec(
+pub fn spec(
     name: &str,
     sign_in: Option<SignIn>,
     provisioning: Option<ProvisioningSettings>,
@@ -57,21 +56,21 @@ fn with_display_name(spec: &ApplicationSpec, display_name: &str) -> ApplicationS
     ApplicationSpec::new(settings).expect("valid spec")
 }
 
-fn everyone() -> Assignment {
+pub fn everyone() -> Assignment {
     Assignment {
         everyone: true,
         ..Assignment::default()
     }
 }
 
-fn groups(ids: &[GroupId]) -> Assignment {
+pub fn groups(ids: &[GroupId]) -> Assignment {
     Assignment {
         groups: ids.iter().copied().collect(),
         ..Assignment::default()
     }
 }
 
-fn users(ids: &[UserId]) -> Assignment {
+pub fn users(ids: &[UserId]) -> Assignment {
     Assignment {
         users: ids.iter().copied().collect(),
         ..Assignment::default()
@@ -79,7 +78,7 @@ fn users(ids: &[UserId]) -> Assignment {
 }
 
 /// A clocked store sealing with a fresh master key, and that key.
-fn store(
+pub fn store(
     db: &Database,
 ) -> (
     SqlStore,
@@ -115,7 +114,7 @@ async fn config_audit(store: &SqlStore) -> Vec<AuditEntry> {
         .collect()
 }
 
-fn named<'a>(apps: &'a [Application], name: &str) -> &'a Application {
+pub fn named<'a>(apps: &'a [Application], name: &str) -> &'a Application {
     apps.iter()
         .find(|a| a.spec.name() == name)
         .unwrap_or_else(|| panic!("no app {name}"))
@@ -256,6 +255,21 @@ pub async fn sync_creates_keeps_ids_updates_and_removes(db: Database) {
     store.add_member(eng.id, alice.id).await.expect("joins");
     assert!(store.is_assigned(slack_id, alice.id).await.expect("q"));
     take_events(&store).await;
+
+    // Switching an app off deprovisions, so the planner hears of it.
+    let mut off = ApplicationSettings::from(wiki_renamed.clone());
+    off.enabled = false;
+    let off = ApplicationSpec::new(off).expect("valid spec");
+    store
+        .sync_config_applications(vec![slack2.clone(), off])
+        .await
+        .expect("synced");
+    assert_eq!(
+        take_events(&store).await,
+        [LifecycleEvent::ApplicationChanged {
+            application_id: named(&synced, "wiki").id
+        }]
+    );
 
     // Gone from the file: removed, announced and audited; its client id is free.
     let wiki_id = named(&synced, "wiki").id;
@@ -452,365 +466,22 @@ pub async fn sync_conflicts_and_dangling_references_change_nothing(db: Database)
     assert_eq!(names, ["chat"], "the API app stays");
 }
 
-/// The stored bytes of `name`'s sealed settings and spec column.
-async fn stored_columns(db: &Database, name: &str) -> (Vec<u8>, String, String) {
-    let conn = raw(db).await;
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            conn.get_database_backend(),
-            format!(
-                "SELECT connector_settings_sealed, spec, master_key_id FROM applications \
-                 WHERE name = '{name}'"
-            ),
-        ))
-        .await
-        .expect("query")
-        .expect("row");
-    let sealed: Vec<u8> = row
-        .try_get("", "connector_settings_sealed")
-        .expect("sealed");
-    let spec: serde_json::Value = row.try_get("", "spec").expect("spec");
-    let key_id: String = row.try_get("", "master_key_id").expect("key id");
-    (sealed, spec.to_string(), key_id)
-}
-
-pub async fn connector_settings_are_sealed_under_the_master_key(db: Database) {
-    let (store, _, master) = store(&db);
-    let slack = spec("slack", None, scim(TOKEN), everyone());
-    let app = store
-        .sync_config_applications(vec![slack.clone()])
-        .await
-        .expect("synced")
-        .remove(0);
-
-    let (sealed, spec_text, key_id) = stored_columns(&db, "slack").await;
-    let token = TOKEN.as_bytes();
-    assert!(
-        !sealed.windows(token.len()).any(|w| w == token),
-        "token sealed"
-    );
-    assert!(
-        !spec_text.contains(TOKEN),
-        "token not in the spec column: {spec_text}"
-    );
-    assert!(
-        !spec_text.contains("scim.example.test"),
-        "settings not in the spec column"
-    );
-    assert!(spec_text.contains("\"connector\":\"scim\""), "{spec_text}");
-    assert_eq!(key_id, master.fingerprint());
-
-    // A restart with the same key reads it; with another key it fails, naming both.
-    let again = db
-        .store()
-        .with_master_key(MasterKey::from_base64(&master.to_base64()).expect("key"));
-    assert_eq!(again.get_application(app.id).await.expect("reads"), app);
-    let wrong = MasterKey::generate();
-    let err = db
-        .store()
-        .with_master_key(wrong.clone())
-        .get_application(app.id)
-        .await
-        .expect_err("wrong key");
-    match &err {
-        Error::MasterKeyMismatch { stored, configured } => {
-            assert_eq!(stored, &master.fingerprint());
-            assert_eq!(configured, &wrong.fingerprint());
-        }
-        other => panic!("expected MasterKeyMismatch, got {other:?}"),
-    }
-    assert!(err.to_string().contains("connector settings"), "{err}");
-    let err = db.store().list_applications().await.expect_err("no key");
-    assert!(err.to_string().contains("no master key"), "{err}");
-    // A wrong key also stops the sync before it writes anything.
-    let err = db
-        .store()
-        .with_master_key(wrong)
-        .sync_config_applications(vec![])
-        .await
-        .expect_err("wrong key");
-    assert!(matches!(err, Error::MasterKeyMismatch { .. }), "{err:?}");
-    assert_eq!(
-        store.get_application(app.id).await.expect("still there"),
-        app
-    );
-}
-
-pub async fn sealed_settings_copied_to_another_app_do_not_open(db: Database) {
-    let (store, _, _) = store(&db);
-    let apps = store
-        .sync_config_applications(vec![
-            spec("victim", None, scim(TOKEN), everyone()),
-            spec("attacker", None, scim("attacker-token"), everyone()),
-        ])
-        .await
-        .expect("synced");
-    // Someone with write access to the table copies the victim's sealed token
-    // into their own app, hoping usher sends it to their target.
-    raw_execute(
-        &db,
-        "UPDATE applications SET connector_settings_sealed = \
-         (SELECT connector_settings_sealed FROM applications WHERE name = 'victim') \
-         WHERE name = 'attacker'",
-    )
-    .await;
-    let err = store
-        .get_application(named(&apps, "attacker").id)
-        .await
-        .expect_err("bound to the victim's id");
-    assert!(
-        matches!(&err, Error::Internal(m) if m.contains("attacker") && !m.contains(TOKEN)),
-        "{err:?}"
-    );
-    assert_eq!(
-        store
-            .get_application(named(&apps, "victim").id)
-            .await
-            .expect("reads")
-            .spec,
-        named(&apps, "victim").spec
-    );
-}
-
-pub async fn is_assigned_through_everyone_users_and_groups(db: Database) {
-    let (store, _, _) = store(&db);
-    let alice = store
-        .create_user(NewUser::named("alice"))
-        .await
-        .expect("user");
-    let bob = store
-        .create_user(NewUser::named("bob"))
-        .await
-        .expect("user");
-    let carol = store
-        .create_user(NewUser::named("carol"))
-        .await
-        .expect("user");
-    let eng = store
-        .create_group(NewGroup::named("eng"))
-        .await
-        .expect("group");
-    let ops = store
-        .create_group(NewGroup::named("ops"))
-        .await
-        .expect("group");
-    store.add_member(eng.id, alice.id).await.expect("joins");
-    let apps = store
-        .sync_config_applications(vec![
-            spec("all", None, None, everyone()),
-            spec("direct", None, None, users(&[bob.id])),
-            spec("by-group", None, None, groups(&[eng.id, ops.id])),
-            spec("nobody", None, None, Assignment::default()),
-        ])
-        .await
-        .expect("synced");
-    let id = |name: &str| named(&apps, name).id;
-
-    let matrix = [
-        ("all", [true, true, true]),
-        ("direct", [false, true, false]),
-        ("by-group", [true, false, false]),
-        ("nobody", [false, false, false]),
+pub async fn concurrent_syncs_of_one_file_create_each_app_once(db: Database) {
+    // Two instances starting together with the same file: neither fails on the
+    // name the other just inserted, and each app exists once, with one id.
+    let master = MasterKey::generate();
+    let specs = vec![
+        spec("wiki", oidc("wiki"), None, everyone()),
+        spec("slack", None, scim(TOKEN), everyone()),
     ];
-    for (app, expected) in matrix {
-        for (user, want) in [alice.id, bob.id, carol.id].into_iter().zip(expected) {
-            let got = store.is_assigned(id(app), user).await.expect("q");
-            assert_eq!(got, want, "{app} / {user}");
-        }
-    }
-    assert!(
-        !store
-            .is_assigned(id("all"), UserId::new())
-            .await
-            .expect("q"),
-        "no such user"
+    let one = db.store().with_master_key(master.clone());
+    let two = db.store().with_master_key(master);
+    let (a, b) = tokio::join!(
+        one.sync_config_applications(specs.clone()),
+        two.sync_config_applications(specs)
     );
-    assert!(
-        !store
-            .is_assigned(ApplicationId::new(), alice.id)
-            .await
-            .expect("q"),
-        "no such app"
-    );
-
-    assert_eq!(
-        store.applications_of_user(alice.id).await.expect("q"),
-        [id("all"), id("by-group")],
-        "in name order"
-    );
-    assert_eq!(
-        store.applications_of_user(bob.id).await.expect("q"),
-        [id("all"), id("direct")]
-    );
-    assert_eq!(
-        store.applications_of_group(eng.id).await.expect("q"),
-        [id("by-group")]
-    );
-    assert!(
-        store
-            .applications_of_group(GroupId::new())
-            .await
-            .expect("q")
-            .is_empty()
-    );
-
-    // Two groups that give the app: leaving one keeps it, leaving both loses it.
-    store.add_member(ops.id, alice.id).await.expect("joins");
-    store.remove_member(eng.id, alice.id).await.expect("leaves");
-    assert!(
-        store
-            .is_assigned(id("by-group"), alice.id)
-            .await
-            .expect("q")
-    );
-    store.remove_member(ops.id, alice.id).await.expect("leaves");
-    assert!(
-        !store
-            .is_assigned(id("by-group"), alice.id)
-            .await
-            .expect("q")
-    );
-    assert_eq!(
-        store.applications_of_user(alice.id).await.expect("q"),
-        [id("all")]
-    );
-}
-
-pub async fn assignments_go_with_their_group_user_and_app(db: Database) {
-    let (store, _, _) = store(&db);
-    let bob = store
-        .create_user(NewUser::named("bob"))
-        .await
-        .expect("user");
-    let dan = store
-        .create_user(NewUser::named("dan"))
-        .await
-        .expect("user");
-    let eng = store
-        .create_group(NewGroup::named("eng"))
-        .await
-        .expect("group");
-    store.add_member(eng.id, dan.id).await.expect("joins");
-    let app = store
-        .sync_config_applications(vec![spec(
-            "wiki",
-            None,
-            None,
-            Assignment {
-                everyone: false,
-                groups: [eng.id].into(),
-                users: [bob.id].into(),
-            },
-        )])
-        .await
-        .expect("synced")
-        .remove(0);
-    assert!(store.is_assigned(app.id, dan.id).await.expect("q"));
-
-    store.delete_group(eng.id).await.expect("group deleted");
-    let read = store.get_application(app.id).await.expect("reads");
-    assert!(
-        read.spec.assignment().groups.is_empty(),
-        "the group's row went with it"
-    );
-    assert_eq!(read.spec.assignment().users, [bob.id].into());
-    assert!(!store.is_assigned(app.id, dan.id).await.expect("q"));
-    assert!(
-        store
-            .applications_of_group(eng.id)
-            .await
-            .expect("q")
-            .is_empty()
-    );
-
-    store.delete_user(bob.id).await.expect("user deleted");
-    let read = store.get_application(app.id).await.expect("reads");
-    assert_eq!(read.spec.assignment(), &Assignment::default());
-
-    store
-        .sync_config_applications(vec![])
-        .await
-        .expect("removed");
-    let conn = raw(&db).await;
-    let left = conn
-        .query_one_raw(Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM application_assignments",
-        ))
-        .await
-        .expect("query")
-        .expect("row");
-    assert_eq!(left.try_get::<i64>("", "n").expect("count"), 0);
-}
-
-pub async fn assigned_users_page_by_id(db: Database) {
-    let (store, _, _) = store(&db);
-    let mut people = Vec::new();
-    for i in 0..7 {
-        let user = store
-            .create_user(NewUser::named(format!("user{i}")))
-            .await
-            .expect("user");
-        people.push(user.id);
-    }
-    let team = store
-        .create_group(NewGroup::named("team"))
-        .await
-        .expect("group");
-    for &member in [people[1], people[3]].iter() {
-        store.add_member(team.id, member).await.expect("joins");
-    }
-    let apps = store
-        .sync_config_applications(vec![
-            // people[3] is assigned twice (directly and through the group): listed once.
-            spec(
-                "some",
-                None,
-                None,
-                Assignment {
-                    everyone: false,
-                    groups: [team.id].into(),
-                    users: [people[3], people[5]].into(),
-                },
-            ),
-            spec("all", None, None, everyone()),
-        ])
-        .await
-        .expect("synced");
-
-    let page_all = async |app: ApplicationId, limit: u32| {
-        let mut seen = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store.assigned_users(app, after, limit).await.expect("page");
-            assert!(page.len() <= limit as usize);
-            let Some(&last) = page.last() else {
-                break;
-            };
-            seen.extend(page);
-            after = Some(last);
-        }
-        seen
-    };
-    let mut expected = vec![people[1], people[3], people[5]];
-    expected.sort();
-    assert_eq!(page_all(named(&apps, "some").id, 2).await, expected);
-    let mut everybody = people.clone();
-    everybody.sort();
-    assert_eq!(page_all(named(&apps, "all").id, 3).await, everybody);
-    assert_eq!(
-        store
-            .assigned_users(named(&apps, "all").id, None, 0)
-            .await
-            .expect("page"),
-        everybody,
-        "0 is the default page size"
-    );
-    assert!(
-        store
-            .assigned_users(ApplicationId::new(), None, 10)
-            .await
-            .expect("page")
-            .is_empty()
-    );
+    let (a, b) = (a.expect("first sync"), b.expect("second sync"));
+    assert_eq!(a, b, "the later sync found the earlier one's apps");
+    assert_eq!(one.list_applications().await.expect("lists"), a);
+    assert_eq!(take_events(&one).await.len(), 2, "created once each");
 }
