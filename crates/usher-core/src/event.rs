@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::{ApplicationId, GroupId, UserId};
 
-/// Something that happened to a user or group.
+/// Something that happened to a user, a group or an application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LifecycleEvent {
@@ -55,8 +55,8 @@ pub enum LifecycleEvent {
         /// The user.
         user_id: UserId,
     },
-    /// An application's assignment or provisioning side changed (or it was
-    /// created or removed): the planner re-plans the whole app.
+    /// An application was created or removed, or its assignment, provisioning side
+    /// or enabled flag changed: the planner re-plans it.
     ApplicationChanged {
         /// Which.
         application_id: ApplicationId,
