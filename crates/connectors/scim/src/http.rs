@@ -230,12 +230,21 @@ pub(crate) fn transport(what: &str, peer: &str, e: &reqwest::Error) -> Connector
     if e.is_builder() {
         return ConnectorError::fatal(format!("{what}: cannot build the request: {e}"));
     }
+    let cause = root_cause(e);
+    // A certificate no trusted CA issued will not start being trusted by
+    // itself: an administrator must act (OpenSSL's reason, under native-tls).
+    if e.is_connect() && cause.contains("certificate verify failed") {
+        return ConnectorError::fatal(format!(
+            "{what}: the TLS certificate of {peer} is not trusted ({cause}); if it is issued \
+             by a private CA, add that CA to ca_bundle"
+        ));
+    }
     let why = if e.is_timeout() {
         format!("{peer} did not answer in time (timeout_secs)")
     } else if e.is_connect() {
-        format!("cannot connect to {peer}: {}", root_cause(e))
+        format!("cannot connect to {peer}: {cause}")
     } else {
-        format!("the connection failed: {}", root_cause(e))
+        format!("the connection failed: {cause}")
     };
     ConnectorError::retryable(None, format!("{what}: {why}"))
 }

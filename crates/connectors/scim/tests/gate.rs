@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
@@ -81,6 +81,14 @@ impl Gate {
         Self::start(json!({"basic": {"username": username, "password": password}}))
     }
 
+    /// As [`Gate::basic`], served over https with this certificate and key.
+    pub fn basic_over_tls(username: &str, password: &str, cert: &Path, key: &Path) -> Option<Self> {
+        Self::start(json!({
+            "basic": {"username": username, "password": password},
+            "tls": {"cert": cert, "key": key},
+        }))
+    }
+
     /// Requires a valid access token of oidc-provider, which issues tokens for
     /// `ttl` seconds to `CLIENT_ID` authenticating with `method`.
     pub fn oauth(ttl: u64, method: &str) -> Option<Self> {
@@ -104,6 +112,11 @@ impl Gate {
         config["port"] = json!(port);
         config["upstream"] = json!(scim.base);
         config["upstream_token"] = json!(TOKEN);
+        let scheme = if config.get("tls").is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let token_url = config["oauth"]["port"]
             .as_u64()
             .map(|p| format!("http://127.0.0.1:{p}/token"))
@@ -125,7 +138,7 @@ impl Gate {
         Some(Self {
             child,
             _scim: scim,
-            origin: format!("http://127.0.0.1:{port}"),
+            origin: format!("{scheme}://127.0.0.1:{port}"),
             token_url,
         })
     }

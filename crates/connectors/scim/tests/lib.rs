@@ -11,4 +11,5 @@ mod groups;
 mod hostile;
 mod settings;
 mod support;
+mod tls;
 mod users;

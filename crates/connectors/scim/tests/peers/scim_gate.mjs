@@ -12,6 +12,7 @@
 // Usage: node scim_gate.mjs '<json>'
 //   { "peers": "/abs/target-peers/node", "port": 1234,
 //     "upstream": "http://127.0.0.1:P/v2", "upstream_token": "...",
+//     "tls": { "cert": "/abs/cert.pem", "key": "/abs/key.pem" }  (optional: serve https)
 //     "basic": { "username", "password" }                       (or)
 //     "oauth": { "port": 1235, "ttl": 3600, "scope": "scim",
 //                "clients": [{ "client_id", "client_secret", "token_endpoint_auth_method" }] } }
@@ -21,7 +22,9 @@
 // { token_requests, scim_requests, refused, client_secret_basic, client_secret_post }; POST /_gate/revoke revokes every
 // token issued so far; POST /_gate/refuse makes the gate refuse every token.
 
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -97,7 +100,12 @@ function control(req, res) {
   }
 }
 
-const gate = http.createServer(async (req, res) => {
+// Over TLS when given a certificate and key (PEM files), to test verification.
+const serve = (handler) => (config.tls
+  ? https.createServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handler)
+  : http.createServer(handler));
+
+const gate = serve(async (req, res) => {
   if (req.url.startsWith('/_gate/')) return control(req, res);
   stats.scim_requests += 1;
   if (!(await accepted(req.headers.authorization))) {
