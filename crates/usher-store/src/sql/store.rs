@@ -15,7 +15,8 @@ use super::errors::db_err;
 use super::timestamps;
 
 /// Implements the core's `Directory`, `Registry`, `Outbox`, `AuditLog`,
-/// `Consents` and `RefreshTokens` ports on SQL. Cheap to clone.
+/// `Consents`, `RefreshTokens`, `Jobs`, `RemoteObjects` and `Leases` ports on
+/// SQL. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Database,
