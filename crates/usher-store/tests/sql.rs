@@ -11,6 +11,7 @@ mod grants;
 mod groups;
 mod harness;
 mod hostile;
+mod job_races;
 mod jobs;
 mod keys;
 mod provision;
@@ -101,18 +102,19 @@ suite!(
 mod two_pools {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_claimers_take_each_job_exactly_once() {
-        super::harness::on_sqlite_at(super::jobs::two_pools_claim_each_job_exactly_once).await;
+        super::harness::on_sqlite_at(super::job_races::two_pools_claim_each_job_exactly_once).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_claimers_take_each_job_exactly_once() {
-        super::harness::on_postgres_at(super::jobs::two_pools_claim_each_job_exactly_once).await;
+        super::harness::on_postgres_at(super::job_races::two_pools_claim_each_job_exactly_once)
+            .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_retry_racing_an_enqueue_yields_to_the_new_plan() {
         super::harness::on_postgres_at(
-            super::jobs::a_retry_racing_an_enqueue_yields_to_the_new_plan,
+            super::job_races::a_retry_racing_an_enqueue_yields_to_the_new_plan,
         )
         .await;
     }
