@@ -164,9 +164,10 @@ impl SqlStore {
         app: &Application,
         now: OffsetDateTime,
     ) -> Result<()> {
-        // Assignments go by ON DELETE CASCADE. The app's remote accounts are left
-        // as they are: the event lets the planner decide, and nothing is deleted
-        // downstream because a line vanished from a file.
+        // Assignments go by ON DELETE CASCADE, its queue and remote mapping with
+        // the app (the report stays). The app's remote accounts are left as they
+        // are: nothing is deleted downstream because a line vanished from a file.
+        super::jobs::delete_outbound_of(txn, app.id).await?;
         applications::Entity::delete_by_id(app.id.0)
             .exec(txn)
             .await
