@@ -56,6 +56,7 @@ suite!(
     users::paging_is_complete_and_stable,
     groups::identity_links,
     groups::outbox_order_and_mark_processed,
+    groups::an_unreadable_outbox_row_is_named_not_fatal,
     hostile::sql_injection_strings_are_data,
     hostile::oversized_and_malformed_inputs_are_invalid,
     hostile::timestamps_round_trip,

@@ -6,7 +6,7 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use time::OffsetDateTime;
-use usher_core::ports::Outbox;
+use usher_core::ports::{Outbox, OutboxRow, UnreadableEvent};
 use usher_core::{Error, LifecycleEvent, OutboxEvent, PageRequest, Result};
 
 use super::SqlStore;
@@ -49,9 +49,28 @@ fn to_event(row: outbox_events::Model) -> Result<OutboxEvent> {
     })
 }
 
-#[async_trait]
-impl Outbox for SqlStore {
-    async fn unprocessed(&self, after: i64, limit: u32) -> Result<Vec<OutboxEvent>> {
+/// Reads a row the tolerant way: an unreadable one becomes [`OutboxRow::Unreadable`].
+fn to_row(row: outbox_events::Model) -> OutboxRow {
+    let id = row.id;
+    match to_event(row) {
+        Ok(event) => OutboxRow::Event(event),
+        Err(e) => OutboxRow::Unreadable(UnreadableEvent {
+            id,
+            // This schema has no version column yet: every unreadable row is
+            // corrupt as far as this usher can tell.
+            newer: false,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+impl SqlStore {
+    /// The unprocessed rows after `after`, oldest first.
+    async fn unprocessed_models(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<outbox_events::Model>> {
         let limit = PageRequest::first(limit).effective_limit();
         outbox_events::Entity::find()
             .filter(outbox_events::Column::ProcessedAt.is_null())
@@ -60,10 +79,27 @@ impl Outbox for SqlStore {
             .limit(u64::from(limit))
             .all(self.conn())
             .await
-            .map_err(db_err)?
+            .map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl Outbox for SqlStore {
+    async fn unprocessed(&self, after: i64, limit: u32) -> Result<Vec<OutboxEvent>> {
+        self.unprocessed_models(after, limit)
+            .await?
             .into_iter()
             .map(to_event)
             .collect()
+    }
+
+    async fn unprocessed_rows(&self, after: i64, limit: u32) -> Result<Vec<OutboxRow>> {
+        Ok(self
+            .unprocessed_models(after, limit)
+            .await?
+            .into_iter()
+            .map(to_row)
+            .collect())
     }
 
     async fn mark_processed(&self, ids: &[i64]) -> Result<()> {
