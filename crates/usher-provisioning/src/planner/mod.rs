@@ -42,7 +42,7 @@ const MAX_GROUP_MEMBERS: u32 = 50_000;
 const PAGE: u32 = 1_000;
 /// Queued jobs a sync looks at besides the assigned and mapped users (a create
 /// still pending for someone unassigned since must be superseded).
-const SYNC_JOB_SCAN: u32 = 10_000;
+const SYNC_JOB_SCAN: u32 = usher_core::PageRequest::MAX_LIMIT;
 
 /// What the planner reads and writes.
 #[derive(Clone)]
