@@ -15,6 +15,7 @@ mod groups;
 mod harness;
 mod hostile;
 mod keys;
+mod outbox;
 mod provision;
 mod query;
 mod registry;
@@ -93,4 +94,33 @@ suite!(
     app_assignments::assignments_go_with_their_group_user_and_app,
     app_assignments::assigned_users_page_by_id,
     applications::concurrent_syncs_of_one_file_create_each_app_once,
+    outbox::each_write_door_names_its_subject_and_actor,
+    outbox::group_events_are_split_and_a_delete_carries_its_snapshot,
+    outbox::deleting_a_user_announces_its_memberships_then_its_snapshot,
+    outbox::pruning_keeps_unprocessed_and_recent_events,
 );
+
+/// Suites that start from an empty, unmigrated database (they migrate it
+/// themselves, part of the way first).
+mod unmigrated {
+    mod sqlite {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn rows_of_the_first_shape_migrate() {
+            super::super::harness::on_sqlite_with(
+                false,
+                super::super::outbox::rows_of_the_first_shape_migrate,
+            )
+            .await;
+        }
+    }
+    mod postgres {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn rows_of_the_first_shape_migrate() {
+            super::super::harness::on_postgres_with(
+                false,
+                super::super::outbox::rows_of_the_first_shape_migrate,
+            )
+            .await;
+        }
+    }
+}
