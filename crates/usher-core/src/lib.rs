@@ -40,7 +40,10 @@ pub use audit::{AuditEntry, NewAuditEntry};
 pub use budget::{BudgetPolicy, Exhausted, PendingBudget};
 pub use client_ip::{FORWARDED_FOR, RequestOrigin, ip_bucket, ip_network_bucket};
 pub use error::{Error, Result, UniqueKey};
-pub use event::{LifecycleEvent, OutboxEvent};
+pub use event::{
+    GroupSnapshot, LifecycleEvent, OutboxEvent, SCHEMA_VERSION, SYSTEM_ACTOR, Subject,
+    UserSnapshot, jit_actor,
+};
 pub use federation::{
     BrowserBinding, ExternalIdentity, FederatedLogin, UpstreamProfile, UpstreamSession,
 };

@@ -2,12 +2,15 @@
 //! app should hold for a user, and whether that is worth a job.
 
 use time::OffsetDateTime;
-use usher_core::outbound::{DeprovisionAction, RemoteState};
+use usher_core::outbound::{DeprovisionAction, ObjectRef, RemoteState};
 use usher_core::{
-    Application, ApplicationId, ApplicationSpec, GroupId, LifecycleEvent, ManagedBy, User, UserId,
+    Application, ApplicationId, ApplicationSpec, GroupId, GroupSnapshot, LifecycleEvent, ManagedBy,
+    User, UserId, UserSnapshot,
 };
 use usher_provisioning::Desired;
-use usher_provisioning::planner::rules::{Target, Touch, desired_for, leaver, needs_job, touches};
+use usher_provisioning::planner::rules::{
+    Target, Touch, deleted_label, desired_for, leaver, needs_job, touches,
+};
 
 fn app(provisioning: serde_json::Value) -> Application {
     let spec: ApplicationSpec = serde_json::from_value(serde_json::json!({
@@ -64,10 +67,20 @@ fn events_touch_users_groups_and_apps() {
         }),
         Touch::Membership { user: u, group: g }
     );
-    assert_eq!(
-        touches(&LifecycleEvent::GroupChanged { group_id: g }),
-        Touch::Group(g)
-    );
+    for event in [
+        LifecycleEvent::GroupCreated { group_id: g },
+        LifecycleEvent::GroupUpdated { group_id: g },
+        LifecycleEvent::GroupDeleted {
+            group_id: g,
+            snapshot: GroupSnapshot {
+                name: "staff".into(),
+                display_name: None,
+                external_id: None,
+            },
+        },
+    ] {
+        assert_eq!(touches(&event), Touch::Group(g), "{event:?}");
+    }
     assert_eq!(
         touches(&LifecycleEvent::ApplicationChanged { application_id: a }),
         Touch::App(a)
@@ -81,7 +94,21 @@ fn only_deactivations_and_deletions_are_leavers() {
         leaver(&LifecycleEvent::UserDeactivated { user_id: u }),
         Some(u)
     );
-    assert_eq!(leaver(&LifecycleEvent::UserDeleted { user_id: u }), Some(u));
+    let deleted = LifecycleEvent::UserDeleted {
+        user_id: u,
+        snapshot: UserSnapshot {
+            username: "ada".into(),
+            display_name: None,
+            external_id: None,
+            emails: Vec::new(),
+        },
+    };
+    assert_eq!(leaver(&deleted), Some(u));
+    assert_eq!(
+        deleted_label(&deleted),
+        Some((ObjectRef::User(u), "ada".into())),
+        "the deprovisioning job names who it was"
+    );
     for event in [
         LifecycleEvent::UserUpdated { user_id: u },
         LifecycleEvent::UserReactivated { user_id: u },

@@ -1,10 +1,14 @@
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use crate::{OutboxEvent, Result};
 
 /// The read side of the outbox. Events are written by the [`Directory`](super::Directory)
-/// inside its own transactions; consumers (the provisioning engine) read them in
-/// order and mark them handled.
+/// (and the applications' sync) inside their own transactions; the one consumer,
+/// the provisioning planner, reads them in order and marks them handled. A
+/// consumer that writes its own results in the store marks the events in that same
+/// transaction instead (see `Jobs::enqueue`), so a crash between the two never
+/// loses or doubles a plan.
 #[async_trait]
 pub trait Outbox: Send + Sync {
     /// Up to `limit` unprocessed events with an id greater than `after`, oldest first.
@@ -19,6 +23,10 @@ pub trait Outbox: Send + Sync {
     async fn unprocessed_rows(&self, after: i64, limit: u32) -> Result<Vec<OutboxRow>>;
     /// Marks events handled; ids already marked are ignored.
     async fn mark_processed(&self, ids: &[i64]) -> Result<()>;
+    /// Deletes processed events handled before `older_than`, in short batches so
+    /// writers are never held up for long; an unprocessed event is never deleted.
+    /// Returns how many went.
+    async fn prune_processed(&self, older_than: OffsetDateTime) -> Result<u64>;
 }
 
 /// One unprocessed outbox row, read or not.

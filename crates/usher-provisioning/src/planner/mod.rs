@@ -25,7 +25,7 @@ use usher_core::ports::{
 use usher_core::query::{CompareOp, Filter, Leaf, UserField, UserLeaf, UserQuery, Value};
 use usher_core::{Application, ApplicationId, Error, GroupId, OutboxEvent, Result, UserId};
 
-use self::rules::{Target, Touch, desired_for, leaver, needs_job, touches};
+use self::rules::{Target, Touch, deleted_label, desired_for, leaver, needs_job, touches};
 use crate::{Desired, SessionEnder};
 
 /// The lease the planning instance holds.
@@ -103,6 +103,8 @@ impl Affected {
 
 /// The provisioning apps of one round, by id.
 type Targets = HashMap<ApplicationId, Target>;
+/// How the report names objects deleted since (from the delete events' snapshots).
+type Labels = HashMap<ObjectRef, String>;
 
 impl Planner {
     /// A planner for this instance (`owner` names it in the lease).
@@ -150,6 +152,10 @@ impl Planner {
             }
         }
         let targets = self.targets().await?;
+        let labels: Labels = events
+            .iter()
+            .filter_map(|e| deleted_label(&e.event))
+            .collect();
         let mut affected = Affected::default();
         let mut syncs = BTreeMap::new();
         for e in &events {
@@ -172,16 +178,17 @@ impl Planner {
                 continue;
             }
             if let Some(target) = targets.get(&app)
-                && let Some(job) = self.job(target, object, &cause, at, None).await?
+                && let Some(job) = self.job(target, object, &cause, at, None, &labels).await?
             {
                 jobs.push(job);
             }
         }
         for (app, at) in syncs {
             match targets.get(&app) {
-                Some(target) => {
-                    jobs.extend(self.plan_target(target, "application_changed", at).await?)
-                }
+                Some(target) => jobs.extend(
+                    self.plan_target(target, "application_changed", at, &labels)
+                        .await?,
+                ),
                 // Switched off, disabled, removed or never provisioning: usher
                 // stops sending and leaves the app's accounts as they are (as
                 // Entra ID does); its queued jobs stay until it provisions again.
@@ -201,7 +208,7 @@ impl Planner {
     pub async fn plan_app(&self, app: &Application) -> Result<Vec<NewJob>> {
         match Target::new(app.clone()) {
             Some(target) => {
-                self.plan_target(&target, "sync", self.ports.clock.now())
+                self.plan_target(&target, "sync", self.ports.clock.now(), &Labels::new())
                     .await
             }
             None => Ok(Vec::new()),
@@ -279,6 +286,7 @@ impl Planner {
         target: &Target,
         cause: &str,
         at: OffsetDateTime,
+        labels: &Labels,
     ) -> Result<Vec<NewJob>> {
         let p = &self.ports;
         let app = target.app.id;
@@ -317,7 +325,14 @@ impl Planner {
         let mut jobs = Vec::new();
         for user in &assigned {
             if let Some(job) = self
-                .job(target, ObjectRef::User(*user), cause, at, Some(true))
+                .job(
+                    target,
+                    ObjectRef::User(*user),
+                    cause,
+                    at,
+                    Some(true),
+                    labels,
+                )
                 .await?
             {
                 jobs.push(job);
@@ -325,7 +340,7 @@ impl Planner {
         }
         for user in others {
             if let Some(job) = self
-                .job(target, ObjectRef::User(user), cause, at, None)
+                .job(target, ObjectRef::User(user), cause, at, None, labels)
                 .await?
             {
                 jobs.push(job);
@@ -336,7 +351,7 @@ impl Planner {
         }
         for group in groups {
             if let Some(job) = self
-                .job(target, ObjectRef::Group(group), cause, at, None)
+                .job(target, ObjectRef::Group(group), cause, at, None, labels)
                 .await?
             {
                 jobs.push(job);
@@ -462,6 +477,7 @@ impl Planner {
         cause: &str,
         at: OffsetDateTime,
         assigned: Option<bool>,
+        labels: &Labels,
     ) -> Result<Option<NewJob>> {
         let p = &self.ports;
         let app = target.app.id;
@@ -469,6 +485,14 @@ impl Planner {
             ObjectRef::User(id) => self.desired_user(target, id, assigned).await?,
             ObjectRef::Group(id) => self.desired_group(target, id).await?,
         };
+        // Deleted since: the snapshot names it; else its id, and the
+        // deprovisioning still goes out.
+        let label = label.unwrap_or_else(|| {
+            labels
+                .get(&object)
+                .cloned()
+                .unwrap_or_else(|| object.id_string())
+        });
         let remote = p.remotes.remote_object(app, object).await?.map(|r| r.state);
         let queued = p
             .jobs
@@ -494,11 +518,11 @@ impl Planner {
         target: &Target,
         id: UserId,
         assigned: Option<bool>,
-    ) -> Result<(Desired, String)> {
+    ) -> Result<(Desired, Option<String>)> {
         let p = &self.ports;
         let Some(user) = found(p.directory.get_user(id).await)? else {
-            // Deleted since: the account goes (the report keeps the job's label).
-            return Ok((desired_for(target, None, &[], false), id.to_string()));
+            // Deleted since: the account goes.
+            return Ok((desired_for(target, None, &[], false), None));
         };
         let assigned = match assigned {
             Some(known) => known,
@@ -515,20 +539,24 @@ impl Planner {
             Vec::new()
         };
         let desired = desired_for(target, Some(&user), &groups, assigned);
-        Ok((desired, user.username))
+        Ok((desired, Some(user.username)))
     }
 
-    async fn desired_group(&self, target: &Target, id: GroupId) -> Result<(Desired, String)> {
+    async fn desired_group(
+        &self,
+        target: &Target,
+        id: GroupId,
+    ) -> Result<(Desired, Option<String>)> {
         let p = &self.ports;
         let Some(group) = found(p.directory.get_group(id).await)? else {
-            return Ok((target.absent(), id.to_string()));
+            return Ok((target.absent(), None));
         };
         if !(target.group_push() && target.assigns_group(id)) {
-            return Ok((target.absent(), group.name));
+            return Ok((target.absent(), Some(group.name)));
         }
         let members = self.active_members(id).await?;
         let record = target.mapping.group(&group);
-        Ok((Desired::Group { record, members }, group.name))
+        Ok((Desired::Group { record, members }, Some(group.name)))
     }
 
     /// The group's members that are active (its members are all assigned: the

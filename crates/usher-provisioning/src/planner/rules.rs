@@ -1,7 +1,7 @@
 //! The planner's decisions, without the ports: what an event touches, what an
 //! app should hold for one object, and whether that is worth a job.
 
-use usher_core::outbound::{ProvisioningMode, RemoteState};
+use usher_core::outbound::{ObjectRef, ProvisioningMode, RemoteState};
 use usher_core::{Application, ApplicationId, GroupId, LifecycleEvent, User, UserId};
 
 use crate::Desired;
@@ -34,13 +34,15 @@ pub fn touches(event: &LifecycleEvent) -> Touch {
         | LifecycleEvent::UserUpdated { user_id }
         | LifecycleEvent::UserDeactivated { user_id }
         | LifecycleEvent::UserReactivated { user_id }
-        | LifecycleEvent::UserDeleted { user_id } => Touch::User(*user_id),
+        | LifecycleEvent::UserDeleted { user_id, .. } => Touch::User(*user_id),
         LifecycleEvent::MembershipAdded { group_id, user_id }
         | LifecycleEvent::MembershipRemoved { group_id, user_id } => Touch::Membership {
             user: *user_id,
             group: *group_id,
         },
-        LifecycleEvent::GroupChanged { group_id } => Touch::Group(*group_id),
+        LifecycleEvent::GroupCreated { group_id }
+        | LifecycleEvent::GroupUpdated { group_id }
+        | LifecycleEvent::GroupDeleted { group_id, .. } => Touch::Group(*group_id),
         LifecycleEvent::ApplicationChanged { application_id } => Touch::App(*application_id),
     }
 }
@@ -49,8 +51,21 @@ pub fn touches(event: &LifecycleEvent) -> Touch {
 /// deactivation or a deletion (the durable leaver).
 pub fn leaver(event: &LifecycleEvent) -> Option<UserId> {
     match event {
-        LifecycleEvent::UserDeactivated { user_id } | LifecycleEvent::UserDeleted { user_id } => {
-            Some(*user_id)
+        LifecycleEvent::UserDeactivated { user_id }
+        | LifecycleEvent::UserDeleted { user_id, .. } => Some(*user_id),
+        _ => None,
+    }
+}
+
+/// How the report names an object a delete event took away (its snapshot), so
+/// the deprovisioning job still says who it was.
+pub fn deleted_label(event: &LifecycleEvent) -> Option<(ObjectRef, String)> {
+    match event {
+        LifecycleEvent::UserDeleted { user_id, snapshot } => {
+            Some((ObjectRef::User(*user_id), snapshot.username.clone()))
+        }
+        LifecycleEvent::GroupDeleted { group_id, snapshot } => {
+            Some((ObjectRef::Group(*group_id), snapshot.name.clone()))
         }
         _ => None,
     }

@@ -119,7 +119,7 @@ pub async fn groups_and_memberships(db: Database) {
     assert_eq!(renamed.name, "Platform");
     assert_eq!(
         take_events(&store).await,
-        [LifecycleEvent::GroupChanged { group_id: group.id }]
+        [LifecycleEvent::GroupUpdated { group_id: group.id }]
     );
     store.update_group(group.id, rename).await.expect("no-op");
     assert!(take_events(&store).await.is_empty());
@@ -181,7 +181,10 @@ pub async fn delete_group_announces_each_member(db: Database) {
             user_id,
         })
         .collect();
-    expected.push(LifecycleEvent::GroupChanged { group_id: group.id });
+    expected.push(LifecycleEvent::GroupDeleted {
+        group_id: group.id,
+        snapshot: usher_core::GroupSnapshot::from(&group),
+    });
     assert_eq!(take_events(&store).await, expected);
     assert!(matches!(
         store.get_group(group.id).await,
