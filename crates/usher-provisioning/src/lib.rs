@@ -22,11 +22,13 @@
 
 mod connectors;
 mod desired;
+mod gate;
 mod leaver;
 pub mod mapping;
 pub mod planner;
 
 pub use connectors::{ConnectorSource, RegistrySource};
 pub use desired::{Desired, digest};
-pub use leaver::SessionEnder;
+pub use gate::{FIRST_SIGN_IN, FirstSignInGate};
+pub use leaver::{SessionEnder, SessionsEnder};
 pub use planner::{Planner, PlannerPorts};

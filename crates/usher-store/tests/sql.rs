@@ -17,6 +17,7 @@ mod hostile;
 mod job_races;
 mod jobs;
 mod keys;
+mod outbox;
 mod provision;
 mod query;
 mod registry;
@@ -59,6 +60,7 @@ suite!(
     users::paging_is_complete_and_stable,
     groups::identity_links,
     groups::outbox_order_and_mark_processed,
+    groups::an_unreadable_outbox_row_is_named_not_fatal,
     hostile::sql_injection_strings_are_data,
     hostile::oversized_and_malformed_inputs_are_invalid,
     hostile::timestamps_round_trip,
@@ -108,6 +110,10 @@ suite!(
     remote::remote_mapping_upsert_forget_and_mapped_users,
     remote::attempts_query_by_object_app_result_and_time_then_prune,
     remote::leases_acquire_renew_expire_release,
+    outbox::each_write_door_names_its_subject_and_actor,
+    outbox::group_events_are_split_and_a_delete_carries_its_snapshot,
+    outbox::deleting_a_user_announces_its_memberships_then_its_snapshot,
+    outbox::pruning_keeps_unprocessed_and_recent_events,
 );
 
 /// Tests that open a second pool on the same database (two instances).
@@ -129,5 +135,30 @@ mod two_pools {
             super::job_races::a_retry_racing_an_enqueue_yields_to_the_new_plan,
         )
         .await;
+    }
+}
+
+/// Suites that start from an empty, unmigrated database (they migrate it
+/// themselves, part of the way first).
+mod unmigrated {
+    mod sqlite {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn rows_of_the_first_shape_migrate() {
+            super::super::harness::on_sqlite_with(
+                false,
+                super::super::outbox::rows_of_the_first_shape_migrate,
+            )
+            .await;
+        }
+    }
+    mod postgres {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn rows_of_the_first_shape_migrate() {
+            super::super::harness::on_postgres_with(
+                false,
+                super::super::outbox::rows_of_the_first_shape_migrate,
+            )
+            .await;
+        }
     }
 }

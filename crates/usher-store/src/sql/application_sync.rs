@@ -172,7 +172,7 @@ impl SqlStore {
             .exec(txn)
             .await
             .map_err(db_err)?;
-        emit(txn, changed(app.id), now).await?;
+        emit(txn, changed(app.id), ACTOR, now).await?;
         record_in(txn, now, ACTOR, "application.delete", &app.id.to_string()).await
     }
 
@@ -208,7 +208,7 @@ impl SqlStore {
             replace_assignment(txn, old.id, new.assignment()).await?;
         }
         if planner_cares(&old.spec, &new) {
-            emit(txn, changed(old.id), now).await?;
+            emit(txn, changed(old.id), ACTOR, now).await?;
         }
         record_in(txn, now, ACTOR, "application.update", &old.id.to_string()).await?;
         Ok(Application {
@@ -244,7 +244,7 @@ impl SqlStore {
         .await
         .map_err(db_err)?;
         replace_assignment(txn, id, spec.assignment()).await?;
-        emit(txn, changed(id), now).await?;
+        emit(txn, changed(id), ACTOR, now).await?;
         record_in(txn, now, ACTOR, "application.create", &id.to_string()).await?;
         Ok(Application {
             id,

@@ -653,11 +653,12 @@ impl Jobs for SqlStore {
     }
 
     async fn jobs_of(&self, object: ObjectRef) -> Result<Vec<Job>> {
+        // At most one pending, one in flight and one parked per app: a bounded read.
         jobs::Entity::find()
             .filter(jobs::Column::ObjectKind.eq(object.kind()))
             .filter(jobs::Column::ObjectId.eq(object_uuid(object)))
+            .order_by_asc(jobs::Column::ApplicationId)
             .order_by_asc(jobs::Column::Id)
-            .limit(1_000)
             .all(self.conn())
             .await
             .map_err(db_err)?
