@@ -18,8 +18,11 @@ pub trait ConnectorSource: Send + Sync {
 /// building each app's connector once per version of its settings.
 pub struct RegistrySource {
     registry: Registry<serde_json::Value>,
-    built: Mutex<HashMap<ApplicationId, (OffsetDateTime, Arc<dyn Connector>)>>,
+    built: Mutex<Built>,
 }
+
+/// Each app's connector with the settings version it was built from.
+type Built = HashMap<ApplicationId, (OffsetDateTime, Arc<dyn Connector>)>;
 
 impl std::fmt::Debug for RegistrySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

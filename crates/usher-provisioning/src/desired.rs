@@ -44,7 +44,8 @@ impl Desired {
 
     /// Reads a job's desired state.
     pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
-        Desired::deserialize(value).map_err(|e| format!("the job's desired state is unreadable: {e}"))
+        Desired::deserialize(value)
+            .map_err(|e| format!("the job's desired state is unreadable: {e}"))
     }
 }
 
