@@ -20,8 +20,10 @@ pub enum UniqueKey {
     IdentityLink,
     /// Another group has this name.
     GroupName,
-    /// Another application has this name or protocol identifier.
-    Application,
+    /// Another application has this name.
+    ApplicationName,
+    /// Another application signs in with this OIDC `client_id` or SAML entity id.
+    ApplicationSignIn,
     /// Another upstream has this id.
     Upstream,
     /// Another signing key has this key id.
@@ -40,7 +42,8 @@ impl fmt::Display for UniqueKey {
             UniqueKey::ExternalId => "external id",
             UniqueKey::IdentityLink => "identity link",
             UniqueKey::GroupName => "group name",
-            UniqueKey::Application => "application",
+            UniqueKey::ApplicationName => "application name",
+            UniqueKey::ApplicationSignIn => "application sign-in client id or entity id",
             UniqueKey::Upstream => "upstream id",
             UniqueKey::KeyId => "key id",
             UniqueKey::ScimClient => "SCIM client name",
@@ -79,9 +82,9 @@ pub enum Error {
     Unavailable(String),
     /// Stored secrets cannot be decrypted with the configured master key.
     #[error(
-        "the stored private keys were encrypted with another master key \
-         (stored keys: {stored}, configured key: {configured}); configure the original master key \
-         (keys.master_key_file) instead of generating new keys"
+        "the stored secrets (signing keys, connector settings) were sealed with another \
+         master key (stored: {stored}, configured: {configured}); configure the original master \
+         key (keys.master_key_file) instead of generating new keys"
     )]
     MasterKeyMismatch {
         /// Fingerprint of the master key the stored secrets were sealed with.

@@ -5,9 +5,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{GroupId, UserId};
+use crate::{ApplicationId, GroupId, UserId};
 
-/// Something that happened to a user or group.
+/// Something that happened to a user, a group or an application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LifecycleEvent {
@@ -55,6 +55,12 @@ pub enum LifecycleEvent {
         /// The user.
         user_id: UserId,
     },
+    /// An application was created or removed, or its assignment, provisioning side
+    /// or enabled flag changed: the planner re-plans it.
+    ApplicationChanged {
+        /// Which.
+        application_id: ApplicationId,
+    },
 }
 
 impl LifecycleEvent {
@@ -69,6 +75,7 @@ impl LifecycleEvent {
             LifecycleEvent::GroupChanged { .. } => "group_changed",
             LifecycleEvent::MembershipAdded { .. } => "membership_added",
             LifecycleEvent::MembershipRemoved { .. } => "membership_removed",
+            LifecycleEvent::ApplicationChanged { .. } => "application_changed",
         }
     }
 }

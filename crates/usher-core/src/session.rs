@@ -303,4 +303,22 @@ impl Sessions {
         self.store.delete(&index).await?;
         Ok(ended)
     }
+
+    /// The leaver's session step: [`revoke_all_for_user`](Self::revoke_all_for_user),
+    /// then each ended session is handed to `listeners` (back-channel logout).
+    /// Returns how many sessions ended. Idempotent: a second call finds nothing
+    /// left to end, so whoever retries after a failure may call it again.
+    pub async fn end_all_for_user(
+        &self,
+        user: UserId,
+        listeners: &[std::sync::Arc<dyn crate::ports::LogoutListener>],
+    ) -> Result<usize> {
+        let ended = self.revoke_all_for_user(user).await?;
+        for (session, participants) in &ended {
+            for listener in listeners {
+                listener.session_ended(session, participants).await;
+            }
+        }
+        Ok(ended.len())
+    }
 }

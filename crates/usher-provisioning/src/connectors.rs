@@ -14,15 +14,15 @@ pub trait ConnectorSource: Send + Sync {
     fn connector(&self, app: &Application) -> Result<Arc<dyn Connector>, String>;
 }
 
+/// Each app's built connector, with the settings version it was built from.
+type Built = HashMap<ApplicationId, (OffsetDateTime, Arc<dyn Connector>)>;
+
 /// A [`ConnectorSource`] over the binary's registry of connector factories,
 /// building each app's connector once per version of its settings.
 pub struct RegistrySource {
     registry: Registry<serde_json::Value>,
     built: Mutex<Built>,
 }
-
-/// Each app's connector with the settings version it was built from.
-type Built = HashMap<ApplicationId, (OffsetDateTime, Arc<dyn Connector>)>;
 
 impl std::fmt::Debug for RegistrySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -29,6 +29,8 @@ mod connectors;
 mod deliver;
 mod desired;
 mod leaver;
+pub mod mapping;
+pub mod planner;
 mod rate;
 mod runtime;
 mod sender;
@@ -38,8 +40,7 @@ pub use connectors::{ConnectorSource, RegistrySource};
 pub use deliver::{Delivered, Delivery, MEMBER_WAIT_ATTEMPTS, Outcome, TargetTrouble, deliver};
 pub use desired::{Desired, digest};
 pub use leaver::SessionEnder;
+pub use planner::{Planner, PlannerPorts};
 pub use rate::{DEFAULT_CONCURRENCY, Limits, Pace, PacedConnector, TokenBucket};
-pub use runtime::{
-    Handle, PLANNER_LEASE, PlanStep, Provisioning, ProvisioningBuilder, Waker, instance_id,
-};
+pub use runtime::{Handle, PlanStep, Provisioning, ProvisioningBuilder, Waker, instance_id};
 pub use sender::{APP_LEASE_TTL, AppStatus, JOB_LEASE, Ran, Sender};

@@ -2,10 +2,10 @@
 //!
 //! [`Provisioning::spawn`] starts two tasks:
 //!
-//! - **The planner loop** runs a [`PlanStep`] while this instance holds the
-//!   `planner` lease (15 s, renewed before every step), again at once while a step
-//!   finds work, and otherwise every poll interval or when woken. After a step
-//!   that enqueued jobs it wakes the senders.
+//! - **The planner loop** runs a [`PlanStep`] (the [`Planner`], which plans only
+//!   while it holds the `planner` lease), again at once while a step finds work,
+//!   and otherwise every poll interval or when woken. After a step that handled
+//!   events it wakes the senders.
 //! - **The sender loop** asks `Jobs::apps_with_due_jobs` and runs each such
 //!   app's [`Sender`], at most [`ProvisioningBuilder::max_concurrent_apps`] at
 //!   once, every poll interval (1 s by default) or as soon as it is woken. Idle
@@ -37,18 +37,25 @@ use usher_core::ports::{Applications, Clock, Jobs, Leases, RemoteObjects, System
 
 use crate::ConnectorSource;
 use crate::backoff::Backoff;
+use crate::planner::{PLANNER_LEASE, Planner};
 use crate::sender::{APP_LEASE_TTL, AppStatus, JOB_LEASE, Ports, Ran, Sender};
 
-/// The lease the planner runs under.
-pub const PLANNER_LEASE: &str = "planner";
-
 /// One round of planning: read what changed, enqueue jobs, say how many events
-/// (or jobs) it handled (0: nothing to do). The runtime holds the `planner`
-/// lease around it, so an implementation does not take it itself.
+/// it handled (0: nothing to do, or another instance plans). The step takes the
+/// `planner` lease itself ([`Planner`] does, named by its owner); build it with
+/// this instance's [`Provisioning::instance`] as the owner, so shutdown releases
+/// that lease.
 #[async_trait]
 pub trait PlanStep: Send + Sync {
     /// Runs one round.
     async fn run_once(&self) -> usher_core::Result<usize>;
+}
+
+#[async_trait]
+impl PlanStep for Planner {
+    async fn run_once(&self) -> usher_core::Result<usize> {
+        Planner::run_once(self).await
+    }
 }
 
 /// The provisioning runtime of one instance, before it starts.
@@ -412,27 +419,14 @@ async fn planner_loop(shared: Arc<Shared>, step: Arc<dyn PlanStep>, poll: Durati
         if shared.stopping() {
             break;
         }
-        let held = shared
-            .ports
-            .leases
-            .acquire(PLANNER_LEASE, &shared.instance, APP_LEASE_TTL)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "provisioning: cannot take the planner lease");
-                false
-            });
         let mut again = false;
-        if held {
-            match step.run_once().await {
-                Ok(0) => {}
-                Ok(_) => {
-                    shared.wake_senders.notify_one();
-                    again = true;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "provisioning: the planner failed; trying again")
-                }
+        match step.run_once().await {
+            Ok(0) => {}
+            Ok(_) => {
+                shared.wake_senders.notify_one();
+                again = true;
             }
+            Err(e) => tracing::warn!(error = %e, "provisioning: the planner failed; trying again"),
         }
         if again {
             continue;

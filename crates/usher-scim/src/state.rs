@@ -155,17 +155,13 @@ impl ScimState {
     /// Ends every SSO session and refresh-token family of a user who was just
     /// deactivated or deleted, and tells the logout listeners.
     pub(crate) async fn end_sessions(&self, user: UserId) {
-        match self.deps.sessions.revoke_all_for_user(user).await {
-            Ok(ended) => {
-                for (session, participants) in ended {
-                    for l in &self.deps.logout_listeners {
-                        l.session_ended(&session, &participants).await;
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(user = %user, error = %e, "SCIM: could not end the sessions of a deactivated user");
-            }
+        if let Err(e) = self
+            .deps
+            .sessions
+            .end_all_for_user(user, &self.deps.logout_listeners)
+            .await
+        {
+            tracing::error!(user = %user, error = %e, "SCIM: could not end the sessions of a deactivated user now; the provisioning planner retries with the event");
         }
     }
 }

@@ -5,6 +5,9 @@
 //! Without `USHER_TEST_POSTGRES_URL` the PostgreSQL half prints `SKIPPED` and passes,
 //! unless `USHER_TEST_REQUIRE_SERVICES=1` (as on CI), where it fails instead.
 
+mod app_assignments;
+mod app_sealing;
+mod applications;
 mod connect;
 mod credentials;
 mod grants;
@@ -81,4 +84,13 @@ suite!(
     grants::refresh_families_rotate_and_detect_reuse,
     grants::refresh_families_revoke_for_user_and_purge,
     grants::concurrent_rotations_of_one_token_let_exactly_one_win,
+    applications::sync_creates_keeps_ids_updates_and_removes,
+    applications::sign_in_keys_can_swap_between_apps_in_one_sync,
+    applications::sync_conflicts_and_dangling_references_change_nothing,
+    app_sealing::connector_settings_are_sealed_under_the_master_key,
+    app_sealing::sealed_settings_copied_to_another_app_do_not_open,
+    app_assignments::is_assigned_through_everyone_users_and_groups,
+    app_assignments::assignments_go_with_their_group_user_and_app,
+    app_assignments::assigned_users_page_by_id,
+    applications::concurrent_syncs_of_one_file_create_each_app_once,
 );

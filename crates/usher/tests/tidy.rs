@@ -81,6 +81,27 @@ fn the_core_never_depends_on_web_orm_or_cache() {
     }
 }
 
+/// The provisioning core works through ports, as the core does: storage is a
+/// dev-dependency only (its tests run on real SQLite and PostgreSQL), and
+/// connectors are reached through the connector API.
+#[test]
+fn the_provisioning_core_never_depends_on_web_orm_or_cache() {
+    let deps = dependencies_of(&metadata(), "usher-provisioning");
+    for forbidden in [
+        "actix-web",
+        "actix-http",
+        "sea-orm",
+        "sqlx",
+        "redis",
+        "usher-store",
+    ] {
+        assert!(
+            !deps.contains(forbidden),
+            "usher-provisioning depends on {forbidden}: {deps:?}"
+        );
+    }
+}
+
 /// The SCIM wire format is shared by the SCIM server and the SCIM connector, so it
 /// carries neither's machinery: no web framework, ORM or cache client.
 #[test]

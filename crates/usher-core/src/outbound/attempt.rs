@@ -83,7 +83,8 @@ pub struct AttemptEntry {
     pub attempt: Attempt,
 }
 
-/// Which attempts to read: every given filter applies; oldest first.
+/// Which attempts to read: every given filter applies; oldest first unless
+/// `newest_first`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AttemptQuery {
     /// About this object (a user's rows: `ObjectRef::User`).
@@ -96,6 +97,8 @@ pub struct AttemptQuery {
     pub since: Option<time::OffsetDateTime>,
     /// Before.
     pub until: Option<time::OffsetDateTime>,
+    /// The latest rows first (the last success, the last error).
+    pub newest_first: bool,
     /// At most this many (capped like every page).
     pub limit: u32,
 }

@@ -16,15 +16,16 @@ pub trait Applications: Send + Sync {
     /// transaction; a name or sign-in key used twice, or taken by an
     /// API-managed app, is `Error::Conflict` and nothing changes. Audited as
     /// `config`.
-    async fn sync_config_applications(&self, specs: Vec<ApplicationSpec>)
-    -> Result<Vec<Application>>;
+    async fn sync_config_applications(
+        &self,
+        specs: Vec<ApplicationSpec>,
+    ) -> Result<Vec<Application>>;
     /// Reads an application.
     async fn get_application(&self, id: ApplicationId) -> Result<Application>;
     /// Finds an application by its unique name.
     async fn find_application_by_name(&self, name: &str) -> Result<Option<Application>>;
     /// Finds the application whose sign-in side is this client or SP.
-    async fn find_application_by_sign_in(&self, sign_in: &SignIn)
-    -> Result<Option<Application>>;
+    async fn find_application_by_sign_in(&self, sign_in: &SignIn) -> Result<Option<Application>>;
     /// Every application, in name order.
     async fn list_applications(&self) -> Result<Vec<Application>>;
     /// Whether `user` is assigned to `app`: `everyone`, directly, or through a

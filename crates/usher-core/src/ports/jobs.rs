@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::outbound::{Attempt, Job, NewJob, QueueStatus, RemoteChange};
+use crate::outbound::{Attempt, Job, NewJob, ObjectRef, QueueStatus, RemoteChange};
 use crate::{ApplicationId, Result};
 
 /// The durable job queue of outbound provisioning.
@@ -75,6 +75,8 @@ pub trait Jobs: Send + Sync {
     async fn status(&self, app: ApplicationId) -> Result<QueueStatus>;
     /// Jobs of `app` in `state` order then id, at most `limit` (for status pages).
     async fn list_jobs(&self, app: ApplicationId, limit: u32) -> Result<Vec<Job>>;
+    /// Every job about one object, in any app (for `usher users status`).
+    async fn jobs_of(&self, object: ObjectRef) -> Result<Vec<Job>>;
     /// The apps that have a due pending job (or an expired lease), so idle apps
     /// cost a worker nothing.
     async fn apps_with_due_jobs(&self) -> Result<Vec<ApplicationId>>;

@@ -17,8 +17,8 @@ mod leases;
 mod logout;
 mod outbox;
 mod refresh_tokens;
-mod remote_objects;
 mod registry;
+mod remote_objects;
 mod report;
 mod scim_clients;
 

@@ -47,12 +47,12 @@ const UNIQUE_RULES: &[(&str, &str, UniqueKey)] = &[
     (
         "ux_applications_name",
         "applications.name",
-        UniqueKey::Application,
+        UniqueKey::ApplicationName,
     ),
     (
-        "ux_applications_protocol_key",
-        "applications.kind, applications.protocol_key",
-        UniqueKey::Application,
+        "ux_applications_sign_in",
+        "applications.sign_in_protocol, applications.sign_in_key",
+        UniqueKey::ApplicationSignIn,
     ),
     ("pk_upstreams", "upstreams.id", UniqueKey::Upstream),
     ("pk_signing_keys", "signing_keys.kid", UniqueKey::KeyId),

@@ -1,4 +1,4 @@
-//! The SQL storage: the directory, registry, outbox, audit log, durable grants
+//! The SQL storage: the directory, registry, applications, outbox, audit log, durable grants
 //! (consents, refresh-token families) and key store on
 //! SQLite and PostgreSQL, through sea-orm.
 //!
@@ -7,7 +7,11 @@
 //! instead of failing when a read lock cannot be upgraded). Timestamps are kept to
 //! the whole second in UTC: see [`timestamps`].
 
+mod application_assignments;
+mod application_sync;
+mod applications;
 mod audit;
+mod connector_settings;
 mod consents;
 mod credentials;
 mod database;

@@ -1,4 +1,5 @@
-//! [`SqlStore`]: the handle the directory, registry, outbox and audit log hang off.
+//! [`SqlStore`]: the handle the directory, registry, applications, outbox and audit
+//! log hang off.
 
 use std::sync::Arc;
 
@@ -10,22 +11,42 @@ use time::OffsetDateTime;
 use usher_core::Result;
 use usher_core::ports::Clock;
 
-use super::Database;
 use super::errors::db_err;
 use super::timestamps;
+use super::{Database, MasterKey};
 
-/// Implements the core's `Directory`, `Registry`, `Outbox`, `AuditLog`,
-/// `Consents` and `RefreshTokens` ports on SQL. Cheap to clone.
+/// Implements the core's `Directory`, `Registry`, `Applications`, `Outbox`,
+/// `AuditLog`, `Consents` and `RefreshTokens` ports on SQL. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Database,
     clock: Arc<dyn Clock>,
+    /// Seals applications' connector settings; without it, an application with a
+    /// provisioning side can be neither stored nor read.
+    master: Option<MasterKey>,
 }
 
 impl SqlStore {
     /// A store on `db` that stamps rows with `clock`'s time.
     pub fn new(db: Database, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            master: None,
+        }
+    }
+
+    /// The same store, sealing applications' connector settings (which hold the
+    /// connector's tokens and passwords) under `master`, as the key store seals
+    /// signing keys.
+    #[must_use]
+    pub fn with_master_key(mut self, master: MasterKey) -> Self {
+        self.master = Some(master);
+        self
+    }
+
+    pub(crate) fn master_key(&self) -> Option<&MasterKey> {
+        self.master.as_ref()
     }
 
     pub(crate) fn conn(&self) -> &DatabaseConnection {

@@ -148,3 +148,21 @@ pub async fn user_count(store: &usher_store::SqlStore) -> usize {
         .items
         .len()
 }
+
+/// A second, raw connection to `db`, for tests that must look at (or tamper with)
+/// what is stored beneath the ports. The test databases have no password, so the
+/// display URL is the URL.
+pub async fn raw(db: &Database) -> sea_orm::DatabaseConnection {
+    sea_orm::Database::connect(db.display_url())
+        .await
+        .expect("a raw connection opens")
+}
+
+/// Runs `sql` (literal values only: test fixtures) on a raw connection.
+pub async fn raw_execute(db: &Database, sql: &str) {
+    raw(db)
+        .await
+        .execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}

@@ -10,7 +10,6 @@ use usher_store::Database;
 
 use super::harness::{START, clocked};
 
-
 fn upstream(id: &str, display: &str) -> Upstream {
     Upstream {
         id: UpstreamId::parse(id).expect("id"),

@@ -1,6 +1,8 @@
 //! sea-orm entities, one per table. They mirror `migrations` exactly and never leave
 //! the `sql` module: the ports speak in core types.
 
+pub(crate) mod application_assignments;
+pub(crate) mod applications;
 pub(crate) mod audit_log;
 pub(crate) mod consents;
 pub(crate) mod group_members;
