@@ -14,10 +14,13 @@ mod grants;
 mod groups;
 mod harness;
 mod hostile;
+mod job_races;
+mod jobs;
 mod keys;
 mod provision;
 mod query;
 mod registry;
+mod remote;
 mod users;
 
 /// Stamps out `sqlite::<name>` and `postgres::<name>` tests for each suite function
@@ -93,4 +96,38 @@ suite!(
     app_assignments::assignments_go_with_their_group_user_and_app,
     app_assignments::assigned_users_page_by_id,
     applications::concurrent_syncs_of_one_file_create_each_app_once,
+    jobs::enqueue_coalesces_into_the_pending_job,
+    jobs::pending_and_in_flight_coexist_but_never_two_pending,
+    jobs::enqueue_marks_its_events_processed_atomically,
+    jobs::claim_respects_next_run_at_order_and_limit,
+    jobs::an_expired_lease_is_taken_over,
+    jobs::retry_and_park_record_state_mapping_and_report,
+    jobs::release_all_gives_back_unrun_attempts,
+    jobs::retry_now_wakes_pending_and_optionally_parked,
+    jobs::status_and_listing,
+    remote::remote_mapping_upsert_forget_and_mapped_users,
+    remote::attempts_query_by_object_app_result_and_time_then_prune,
+    remote::leases_acquire_renew_expire_release,
 );
+
+/// Tests that open a second pool on the same database (two instances).
+mod two_pools {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_claimers_take_each_job_exactly_once() {
+        super::harness::on_sqlite_at(super::job_races::two_pools_claim_each_job_exactly_once).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_claimers_take_each_job_exactly_once() {
+        super::harness::on_postgres_at(super::job_races::two_pools_claim_each_job_exactly_once)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_retry_racing_an_enqueue_yields_to_the_new_plan() {
+        super::harness::on_postgres_at(
+            super::job_races::a_retry_racing_an_enqueue_yields_to_the_new_plan,
+        )
+        .await;
+    }
+}

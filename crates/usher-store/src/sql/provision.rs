@@ -145,7 +145,8 @@ async fn lock_active(txn: &impl ConnectionTrait, user: UserId) -> Result<bool> {
     Ok(row.is_some_and(|r| r.active))
 }
 
-fn cut(mut s: String, max: usize) -> String {
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(super) fn cut(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {
