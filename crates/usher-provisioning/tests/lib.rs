@@ -1,12 +1,20 @@
-//! usher-provisioning's tests: the planner's decisions as pure functions, and the
+//! usher-provisioning's tests: the planner's decisions as pure functions; the
 //! planner and the sign-in gate against real storage (SQLite, and PostgreSQL when
 //! `USHER_TEST_POSTGRES_URL` is set; `USHER_TEST_REQUIRE_SERVICES=1` makes its
-//! absence a failure).
+//! absence a failure); jobs delivered through the real SCIM connector into
+//! scim2-server (`delivery`) and into a target that fails on purpose (`faults`);
+//! and the runtime on SQLite and PostgreSQL sending enqueued jobs (`runtime`).
+#![allow(clippy::unwrap_used)]
 
+mod db;
+mod delivery;
+mod faults;
 mod gate;
 mod harness;
 mod planner;
 mod planner_rules;
+mod runtime;
+mod support;
 
 /// Stamps out `sqlite::<name>` and `postgres::<name>` for each `async fn
 /// <name>(db: Database)`.
