@@ -7,6 +7,7 @@
 //! engine are written against the ports in [`ports`], and the binary picks the
 //! implementations (`usher-store`).
 
+mod app_gate;
 mod application;
 mod audit;
 mod budget;
@@ -31,6 +32,7 @@ pub mod transport;
 mod upstream;
 mod user;
 
+pub use app_gate::{AssignmentGate, NOT_ASSIGNED_ACTION, not_assigned_audit};
 pub use application::{
     Application, ApplicationSettings, ApplicationSpec, Assignment, MAX_APP_NAME, ManagedBy, SignIn,
 };
