@@ -144,15 +144,13 @@ fn bad_connector_settings_are_refused_naming_the_key() {
     );
     refused(
         &dir,
-        &format!("[[apps]]\nname = \"x\"\n\n[apps.provisioning]\nconnector = \"slack\"\n"),
+        "[[apps]]\nname = \"x\"\n\n[apps.provisioning]\nconnector = \"slack\"\n",
         "apps[0].provisioning.connector",
         "known connectors: scim",
     );
     refused(
         &dir,
-        &format!(
-            "[[apps]]\nname = \"x\"\n\n[apps.provisioning]\nconnector = \"scim\"\nmod = \"push\"\n"
-        ),
+        "[[apps]]\nname = \"x\"\n\n[apps.provisioning]\nconnector = \"scim\"\nmod = \"push\"\n",
         "apps[0].provisioning",
         "mod",
     );
