@@ -491,6 +491,16 @@ async fn unassigned_user_gets_no_code_for_assigned_app() {
     assert_signed_in(&results[0], "ada");
     assert_eq!(app_ids(&dir).await, ids);
     stop(server);
+
+    // A disabled app admits nobody, assigned or not: "off" must not mean "open".
+    let disabled = oidc_config("[\"staff\"]").replace(
+        "display_name = \"Team Wiki\"\n",
+        "display_name = \"Team Wiki\"\nenabled = false\n",
+    );
+    let server = start(&dir, &disabled).await;
+    let results = relying_party(&server, &peers, json!([wiki("grace", true)])).await;
+    assert_refused(&results[0], "Team Wiki");
+    stop(server);
 }
 
 const SP: &str = "https://sp.example.test/metadata";
