@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::ports::{Admission, AppGate, Applications};
-use crate::{Application, Result, SignIn, User};
+use crate::{Application, NewAuditEntry, Result, SignIn, User};
 
 /// [`AppGate`] by assignment alone: a client or SP that no application names is
 /// admitted (it predates apps); otherwise the app must be enabled, the user
@@ -61,5 +61,26 @@ impl AssignmentGate {
 impl AppGate for AssignmentGate {
     async fn admit(&self, sign_in: &SignIn, user: &User) -> Result<Admission> {
         Ok(self.decide(sign_in, user).await?.0)
+    }
+}
+
+/// The audit action of a sign-in refused because the user is not assigned.
+pub const NOT_ASSIGNED_ACTION: &str = "sso.denied_not_assigned";
+
+/// The audit record every front-end writes when it refuses `user` a sign-in to
+/// `app` (its display name) behind `sign_in`, so the OIDC and SAML denials read
+/// alike: actor and target the user, details the protocol, the client id or
+/// entity id, and the app.
+pub fn not_assigned_audit(sign_in: &SignIn, user: &User, app: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        actor: format!("user:{}", user.id),
+        action: NOT_ASSIGNED_ACTION.to_owned(),
+        target: Some(user.id.to_string()),
+        details: serde_json::json!({
+            "username": user.username,
+            "protocol": sign_in.protocol(),
+            "sign_in": sign_in.key(),
+            "app": app,
+        }),
     }
 }

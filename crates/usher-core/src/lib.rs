@@ -32,7 +32,7 @@ pub mod transport;
 mod upstream;
 mod user;
 
-pub use app_gate::AssignmentGate;
+pub use app_gate::{AssignmentGate, NOT_ASSIGNED_ACTION, not_assigned_audit};
 pub use application::{
     Application, ApplicationSettings, ApplicationSpec, Assignment, MAX_APP_NAME, ManagedBy, SignIn,
 };
