@@ -44,8 +44,16 @@ impl MigrationTrait for Migration {
         // column without a default, and a subject has none.
         add_column(manager, string_null(OutboxEvents::SubjectKind)).await?;
         add_column(manager, uuid_null(OutboxEvents::SubjectId)).await?;
-        add_column(manager, string(OutboxEvents::Actor).default("system").to_owned()).await?;
-        add_column(manager, integer(OutboxEvents::SchemaVersion).default(1).to_owned()).await?;
+        add_column(
+            manager,
+            string(OutboxEvents::Actor).default("system").to_owned(),
+        )
+        .await?;
+        add_column(
+            manager,
+            integer(OutboxEvents::SchemaVersion).default(1).to_owned(),
+        )
+        .await?;
 
         fill_subjects(manager).await?;
         let now = TimeDateTimeWithTimeZone::now_utc()

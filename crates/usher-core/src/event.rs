@@ -300,7 +300,11 @@ mod tests {
             group_id: GroupId::new(),
             user_id: user,
         };
-        assert_eq!(joined.subject(), Subject::User(user), "memberships: the user");
+        assert_eq!(
+            joined.subject(),
+            Subject::User(user),
+            "memberships: the user"
+        );
         for subject in [changed.subject(), joined.subject()] {
             assert_eq!(
                 Subject::from_parts(subject.kind(), subject.id()),

@@ -39,8 +39,8 @@ pub use budget::{BudgetPolicy, Exhausted, PendingBudget};
 pub use client_ip::{FORWARDED_FOR, RequestOrigin, ip_bucket, ip_network_bucket};
 pub use error::{Error, Result, UniqueKey};
 pub use event::{
-    GroupSnapshot, LifecycleEvent, OutboxEvent, SCHEMA_VERSION, SYSTEM_ACTOR, Subject, UserSnapshot,
-    jit_actor,
+    GroupSnapshot, LifecycleEvent, OutboxEvent, SCHEMA_VERSION, SYSTEM_ACTOR, Subject,
+    UserSnapshot, jit_actor,
 };
 pub use federation::{
     BrowserBinding, ExternalIdentity, FederatedLogin, UpstreamProfile, UpstreamSession,

@@ -116,7 +116,7 @@ impl Planner {
             // The leaver's sessions end before the event is marked: a failure
             // leaves the whole batch to the next round, so it is retried, never lost.
             if let LifecycleEvent::UserDeactivated { user_id }
-            | LifecycleEvent::UserDeleted { user_id } = &e.event
+            | LifecycleEvent::UserDeleted { user_id, .. } = &e.event
             {
                 p.sessions.end_sessions(*user_id).await?;
             }
@@ -243,7 +243,7 @@ impl Planner {
             | LifecycleEvent::UserUpdated { user_id }
             | LifecycleEvent::UserDeactivated { user_id }
             | LifecycleEvent::UserReactivated { user_id }
-            | LifecycleEvent::UserDeleted { user_id } => {
+            | LifecycleEvent::UserDeleted { user_id, .. } => {
                 for app in self.apps_of_user(*user_id, apps).await? {
                     out.add(app, ObjectRef::User(*user_id), cause, at);
                 }
@@ -262,7 +262,9 @@ impl Planner {
                     }
                 }
             }
-            LifecycleEvent::GroupChanged { group_id } => {
+            LifecycleEvent::GroupCreated { group_id }
+            | LifecycleEvent::GroupUpdated { group_id }
+            | LifecycleEvent::GroupDeleted { group_id, .. } => {
                 for app in self.apps_of_group(*group_id, apps).await? {
                     if apps.get(&app).is_some_and(group_push) {
                         out.add(app, ObjectRef::Group(*group_id), cause, at);

@@ -54,6 +54,7 @@ impl Frontends {
     pub async fn open(&self, config: &Config, backends: &Backends) -> usher_core::Result<()> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(backends.database.store());
+        let outbox: Arc<dyn usher_core::ports::Outbox> = store.clone();
         let hasher = Arc::new(hasher(config));
         accounts::sync(&config.users, &*store, &*store, &hasher).await?;
 
@@ -243,6 +244,7 @@ impl Frontends {
             crate::purge::spawn(
                 backends.consents.clone(),
                 backends.refresh_tokens.clone(),
+                (outbox, config.outbox.retention),
                 Arc::new(SystemClock),
             );
         }

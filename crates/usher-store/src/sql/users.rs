@@ -10,8 +10,8 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use usher_core::{
-    Email, Error, LifecycleEvent, NewUser, Page, PageRequest, Result, SYSTEM_ACTOR, User,
-    UserId, UserSnapshot, UserUpdate, normalize_email,
+    Email, Error, LifecycleEvent, NewUser, Page, PageRequest, Result, SYSTEM_ACTOR, User, UserId,
+    UserSnapshot, UserUpdate, normalize_email,
 };
 use uuid::Uuid;
 

@@ -3,8 +3,8 @@
 //! pruning, and rows of the first shape carried through the migration.
 
 use migrations::MigratorTrait;
-use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use time::Duration;
 use usher_core::jit::{Plan, PlanAction};
 use usher_core::ports::{Directory, Outbox, Provision};
@@ -130,7 +130,10 @@ pub async fn group_events_are_split_and_a_delete_carries_its_snapshot(db: Databa
     let events = take(&store).await;
     assert_eq!(
         kinds_and_actors(&events)[1..],
-        [("group_created", "scim:entra"), ("membership_added", "scim:entra")]
+        [
+            ("group_created", "scim:entra"),
+            ("membership_added", "scim:entra")
+        ]
     );
 
     let rename = GroupUpdate {
@@ -355,7 +358,9 @@ pub async fn rows_of_the_first_shape_migrate(db: Database) {
         )
         .await
         .expect("read back");
-    let read: Vec<(Option<String>, Option<Uuid>, String, i32, bool)> = rows
+    // Subject kind and id, actor, schema version, processed.
+    type Migrated = (Option<String>, Option<Uuid>, String, i32, bool);
+    let read: Vec<Migrated> = rows
         .iter()
         .map(|r| {
             let processed: Option<time::OffsetDateTime> =
