@@ -283,14 +283,14 @@ mod tests {
     fn names_are_short_slugs() {
         assert!(ApplicationSpec::new(settings("slack-eu_2")).is_ok());
         for bad in ["", "Slack", "sl ack", "slack/", "ä", &"a".repeat(65)] {
-            let err = ApplicationSpec::new(settings(bad)).unwrap_err().to_string();
+            let err = ApplicationSpec::new(settings(bad)).expect_err("refused").to_string();
             assert!(err.contains("application name"), "{bad:?}: {err}");
         }
     }
 
     #[test]
     fn display_name_defaults_to_name() {
-        let spec = ApplicationSpec::new(settings("wiki")).unwrap();
+        let spec = ApplicationSpec::new(settings("wiki")).expect("accepted");
         assert_eq!(spec.display_name(), "wiki");
     }
 
@@ -300,7 +300,7 @@ mod tests {
         s.sign_in = Some(SignIn::Saml {
             entity_id: " ".into(),
         });
-        let err = ApplicationSpec::new(s).unwrap_err().to_string();
+        let err = ApplicationSpec::new(s).expect_err("refused").to_string();
         assert!(err.contains("sign_in"), "{err}");
     }
 
@@ -309,8 +309,8 @@ mod tests {
         let bad = serde_json::json!({"name": "Not Valid"});
         assert!(serde_json::from_value::<ApplicationSpec>(bad).is_err());
         let good = serde_json::json!({"name": "wiki", "sign_in": {"protocol": "oidc", "client_id": "wiki"}});
-        let spec: ApplicationSpec = serde_json::from_value(good).unwrap();
-        let back = serde_json::to_value(&spec).unwrap();
+        let spec: ApplicationSpec = serde_json::from_value(good).expect("accepted");
+        let back = serde_json::to_value(&spec).expect("accepted");
         assert_eq!(back["display_name"], "wiki");
     }
 }

@@ -14,11 +14,14 @@ pub trait ConnectorSource: Send + Sync {
     fn connector(&self, app: &Application) -> Result<Arc<dyn Connector>, String>;
 }
 
+/// Each app's built connector, with the settings version it was built from.
+type Built = HashMap<ApplicationId, (OffsetDateTime, Arc<dyn Connector>)>;
+
 /// A [`ConnectorSource`] over the binary's registry of connector factories,
 /// building each app's connector once per version of its settings.
 pub struct RegistrySource {
     registry: Registry<serde_json::Value>,
-    built: Mutex<HashMap<ApplicationId, (OffsetDateTime, Arc<dyn Connector>)>>,
+    built: Mutex<Built>,
 }
 
 impl std::fmt::Debug for RegistrySource {

@@ -67,7 +67,7 @@ mod tests {
         let d = Desired::User {
             record: UserRecord::new("u1", "ada"),
         };
-        assert_eq!(Desired::from_json(&d.to_json()).unwrap(), d);
+        assert_eq!(Desired::from_json(&d.to_json()).expect("accepted"), d);
         let gone = Desired::Absent {
             action: DeprovisionAction::Delete,
         };

@@ -201,7 +201,7 @@ mod tests {
     use super::*;
 
     fn scim() -> ProvisioningSettings {
-        serde_json::from_value(serde_json::json!({"connector": "scim"})).unwrap()
+        serde_json::from_value(serde_json::json!({"connector": "scim"})).expect("accepted")
     }
 
     #[test]
@@ -218,7 +218,7 @@ mod tests {
         let mut s = scim();
         s.mapping
             .insert("user_name".into(), "{email|nosuch}".into());
-        let err = s.check().unwrap_err();
+        let err = s.check().expect_err("refused");
         assert!(err.starts_with("mapping.user_name"), "{err}");
     }
 
@@ -230,7 +230,7 @@ mod tests {
             burst: 1,
             concurrency: 1,
         });
-        assert!(s.check().unwrap_err().starts_with("rate_limit"));
+        assert!(s.check().expect_err("refused").starts_with("rate_limit"));
     }
 
     #[test]
