@@ -11,6 +11,7 @@ mod delivery;
 mod faults;
 mod gate;
 mod harness;
+mod model;
 mod planner;
 mod planner_rules;
 mod runtime;
@@ -49,4 +50,5 @@ suite!(
     planner::another_instance_holding_the_lease_plans_nothing,
     gate::unassigned_users_are_refused_naming_the_app,
     gate::a_first_sign_in_enqueues_the_account_and_admits_after_the_wait,
+    model::random_joins_moves_leaves_and_returns_end_in_the_desired_state,
 );
