@@ -86,7 +86,7 @@ async fn run_seed(w: &World, peer: &Peer, seed: u64) {
     for name in ["sales", "support", "finance"] {
         let g = w
             .store
-            .create_group(NewGroup::named(&format!("{name}-{seed}")))
+            .create_group(NewGroup::named(format!("{name}-{seed}")))
             .await
             .expect("group");
         groups.push(g.id);
@@ -126,7 +126,7 @@ async fn run_seed(w: &World, peer: &Peer, seed: u64) {
     for i in 0..6 {
         let u = w
             .store
-            .create_user(NewUser::named(&format!("s{seed}u{i}")))
+            .create_user(NewUser::named(format!("s{seed}u{i}")))
             .await
             .expect("user");
         model.active.insert(u.id, true);
