@@ -21,6 +21,7 @@ mod postgres;
 mod report;
 mod saml_status;
 mod server;
+mod sink;
 
 use std::time::{Duration, Instant};
 
