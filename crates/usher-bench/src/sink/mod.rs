@@ -217,6 +217,11 @@ impl Sink {
         self.tenant(n).map_or(0, |t| t.created)
     }
 
+    /// When tenant `n` received the latest first create of an account.
+    pub fn last_created(&self, n: usize) -> Option<Instant> {
+        self.tenant(n).and_then(|t| t.last_created)
+    }
+
     /// What happened to `external_id` in tenant `n`.
     pub fn arrivals(&self, n: usize, external_id: &str) -> Option<Arrivals> {
         self.tenant(n)

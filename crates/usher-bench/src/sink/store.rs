@@ -156,6 +156,8 @@ pub(super) struct Tenant {
     pub created: usize,
     /// Creates accepted for an externalId that had been created before.
     pub repeated_creates: u64,
+    /// When the latest first create of an externalId arrived.
+    pub last_created: Option<Instant>,
 }
 
 /// A listing page's bounds (RFC 7644 §3.4.2.4): 1-based start, count.
@@ -239,6 +241,7 @@ impl Tenant {
             conflicts: 0,
             created: 0,
             repeated_creates: 0,
+            last_created: None,
         }
     }
 
@@ -321,6 +324,7 @@ impl Tenant {
             a.created.get_or_insert(now);
             if a.creates == 1 {
                 self.created += 1;
+                self.last_created = Some(now);
             } else {
                 self.repeated_creates += 1;
             }
