@@ -21,7 +21,9 @@ mod m20261122_000005_user_credentials;
 mod m20261122_000010_scim;
 mod m20261122_000020_provisioning_report;
 mod m20261201_000001_durable_grants;
+mod m20261201_000002_outbox_subjects;
 mod m20261201_000003_applications;
+mod m20261201_000004_provisioning_jobs;
 
 /// Runs usher's migrations in order; already applied ones are skipped.
 #[derive(Debug)]
@@ -39,7 +41,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_scim::Migration),
             Box::new(m20261122_000020_provisioning_report::Migration),
             Box::new(m20261201_000001_durable_grants::Migration),
+            Box::new(m20261201_000002_outbox_subjects::Migration),
             Box::new(m20261201_000003_applications::Migration),
+            Box::new(m20261201_000004_provisioning_jobs::Migration),
         ]
     }
 }

@@ -16,6 +16,10 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {
+    /// The target's published rate limit, the default for every app on it (an
+    /// app's own `rate_limit` overrides it); `None`: no limit known, usher only
+    /// caps the requests in flight.
+    pub rate_limit: Option<RateLimit>,
     /// Accounts can be created, updated and deprovisioned.
     pub users: bool,
     /// Groups can be pushed, with their members.
@@ -40,6 +44,7 @@ pub struct Capabilities {
 impl Default for Capabilities {
     fn default() -> Self {
         Self {
+            rate_limit: None,
             users: true,
             groups: false,
             deactivate: true,
@@ -53,6 +58,12 @@ impl Default for Capabilities {
 }
 
 impl Capabilities {
+    /// The target's published rate limit.
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
     /// Whether accounts can be pushed.
     pub fn with_users(mut self, on: bool) -> Self {
         self.users = on;
@@ -99,6 +110,33 @@ impl Capabilities {
     pub fn with_max_page_size(mut self, size: u32) -> Self {
         self.max_page_size = size.max(1);
         self
+    }
+}
+
+/// A target's published rate limit (Slack's tiers, a vendor's documented quota):
+/// the pace usher keeps for an app on that target unless the app overrides it.
+/// Enforced by the core, per app, by one sender at a time, so it holds across
+/// every usher instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Sustained requests per minute (at least 1).
+    pub per_minute: u32,
+    /// Requests that may go at once after a quiet spell (at least 1).
+    pub burst: u32,
+    /// Requests in flight at most (at least 1).
+    pub concurrency: u32,
+}
+
+impl RateLimit {
+    /// A limit; each value below 1 is taken as 1, since a limit of none could
+    /// not progress.
+    pub fn new(per_minute: u32, burst: u32, concurrency: u32) -> Self {
+        Self {
+            per_minute: per_minute.max(1),
+            burst: burst.max(1),
+            concurrency: concurrency.max(1),
+        }
     }
 }
 

@@ -72,7 +72,9 @@
 //! so once, and the core plans with it (it never asks for an operation the
 //! connector does not support, never sends more members per call than
 //! [`Capabilities::member_batch_size`], never asks for pages larger than
-//! [`Capabilities::max_page_size`]).
+//! [`Capabilities::max_page_size`]). A connector whose target publishes a rate
+//! limit says so in [`Capabilities::rate_limit`]; the core paces every app on that
+//! target by it unless the app sets its own.
 //!
 //! # Registration and settings
 //!
@@ -98,7 +100,7 @@ mod page;
 mod records;
 mod secret;
 
-pub use connector::{Capabilities, Connector};
+pub use connector::{Capabilities, Connector, RateLimit};
 pub use error::{ConnectorError, ErrorKind, ErrorScope, Result};
 pub use factory::{BuildError, ConnectorFactory, Registry, SettingsError};
 pub use match_keys::{MatchKey, MatchKeys, MatchKeysError};

@@ -283,7 +283,9 @@ mod tests {
     fn names_are_short_slugs() {
         assert!(ApplicationSpec::new(settings("slack-eu_2")).is_ok());
         for bad in ["", "Slack", "sl ack", "slack/", "ä", &"a".repeat(65)] {
-            let err = ApplicationSpec::new(settings(bad)).expect_err("refused").to_string();
+            let err = ApplicationSpec::new(settings(bad))
+                .expect_err("refused")
+                .to_string();
             assert!(err.contains("application name"), "{bad:?}: {err}");
         }
     }

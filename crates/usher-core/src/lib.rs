@@ -7,6 +7,7 @@
 //! engine are written against the ports in [`ports`], and the binary picks the
 //! implementations (`usher-store`).
 
+mod app_gate;
 mod application;
 mod audit;
 mod budget;
@@ -31,6 +32,7 @@ pub mod transport;
 mod upstream;
 mod user;
 
+pub use app_gate::{AssignmentGate, NOT_ASSIGNED_ACTION, not_assigned_audit};
 pub use application::{
     Application, ApplicationSettings, ApplicationSpec, Assignment, MAX_APP_NAME, ManagedBy, SignIn,
 };
@@ -38,7 +40,10 @@ pub use audit::{AuditEntry, NewAuditEntry};
 pub use budget::{BudgetPolicy, Exhausted, PendingBudget};
 pub use client_ip::{FORWARDED_FOR, RequestOrigin, ip_bucket, ip_network_bucket};
 pub use error::{Error, Result, UniqueKey};
-pub use event::{LifecycleEvent, OutboxEvent};
+pub use event::{
+    GroupSnapshot, LifecycleEvent, OutboxEvent, SCHEMA_VERSION, SYSTEM_ACTOR, Subject,
+    UserSnapshot, jit_actor,
+};
 pub use federation::{
     BrowserBinding, ExternalIdentity, FederatedLogin, UpstreamProfile, UpstreamSession,
 };

@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore, RefreshTokens};
+use actix_web::HttpResponse;
+use usher_core::ports::{
+    AppGate, AuditLog, Clock, Directory, EphemeralStore, KeyStore, RefreshTokens,
+};
 use usher_core::{Interactions, PendingBudget, Sessions};
 
 use crate::client::{Client, TokenLifetimes};
@@ -38,6 +41,14 @@ pub struct OidcDeps {
     pub clock: Arc<dyn Clock>,
     /// Per-address budget for the sign-ins and logouts parked, session or not.
     pub budget: PendingBudget,
+    /// Decides whether the user may sign in to the app behind a client (its
+    /// assignment), before a code is issued.
+    pub gate: Arc<dyn AppGate>,
+    /// Where refused sign-ins are recorded.
+    pub audit: Arc<dyn AuditLog>,
+    /// The page for a user not assigned to the app, given its display name
+    /// (`usher_web::not_assigned_page`; the OP does not depend on usher-web).
+    pub not_assigned_page: fn(&str) -> HttpResponse,
 }
 
 impl std::fmt::Debug for OidcDeps {

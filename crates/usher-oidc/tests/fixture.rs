@@ -167,10 +167,13 @@ impl Op {
             directory: durable.clone(),
             keys,
             ephemeral: dyn_ephemeral.clone(),
-            refresh_tokens: durable,
+            refresh_tokens: durable.clone(),
             sessions: sessions.clone(),
             interactions: interactions.clone(),
             budget: budget(dyn_ephemeral, clock.clone()),
+            gate: Arc::new(usher_core::AssignmentGate::new(durable.clone())),
+            audit: durable.clone(),
+            not_assigned_page: usher_web::not_assigned_page,
             clock,
         };
         let state = Arc::new(OidcState::new(settings, clients, deps));

@@ -273,8 +273,11 @@ fn op_state(
             clock.clone(),
             SessionPolicy::default(),
         ),
-        interactions: Interactions::new(ephemeral.clone(), durable, clock.clone()),
+        interactions: Interactions::new(ephemeral.clone(), durable.clone(), clock.clone()),
         budget: crate::fixture::budget(ephemeral, clock.clone()),
+        gate: Arc::new(usher_core::AssignmentGate::new(durable.clone())),
+        audit: durable,
+        not_assigned_page: usher_web::not_assigned_page,
         clock,
     };
     Arc::new(OidcState::new(settings, clients, deps))

@@ -33,6 +33,16 @@ pub enum Desired {
         /// Deactivate or delete.
         action: DeprovisionAction,
     },
+    /// The user is assigned but the app's mapping cannot build the account (its
+    /// login name came out empty). Nothing is sent: the sender reports the job as
+    /// invalid for this user alone, naming `field`, and parks it until a newer plan
+    /// (the user or the mapping changed) replaces it.
+    Unmappable {
+        /// The target field (`user_name`).
+        field: String,
+        /// Why, in words (`mapping.user_name: ...`).
+        reason: String,
+    },
 }
 
 impl Desired {

@@ -7,13 +7,19 @@
 //! primary address), `emails` (all), `external_id` (the id the user's SCIM source
 //! gave it), `groups` (names) and every free attribute of the user under its own
 //! name (an attribute never hides one of the names above).
+//!
+//! A field the mapping names is the mapping's to fill: when its template comes
+//! out empty the field is left empty (`default("...")` gives a fallback), and an
+//! empty login name is an error for that user alone. A field it does not name
+//! takes the user's own value.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde_json::{Map, Value as Json};
 use usher_connector::{Email, GroupRecord, UserRecord};
 use usher_core::jit::Template;
-use usher_core::outbound::ProvisioningSettings;
+use usher_core::outbound::{ProvisioningSettings, RESERVED_MAPPING_FIELDS};
 use usher_core::{Group, User};
 
 /// The record fields a mapping may set by name; any other target field becomes an
@@ -23,6 +29,26 @@ const DISPLAY_NAME: &str = "display_name";
 const GIVEN_NAME: &str = "given_name";
 const FAMILY_NAME: &str = "family_name";
 const EMAIL: &str = "email";
+const RECORD_FIELDS: [&str; 5] = [USER_NAME, DISPLAY_NAME, GIVEN_NAME, FAMILY_NAME, EMAIL];
+
+/// Why one user cannot be mapped for one app: the job is reported invalid for that
+/// user, naming the field, and nothing is sent until the user or the mapping
+/// changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingError {
+    /// The target field (`user_name`).
+    pub field: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl fmt::Display for MappingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mapping.{}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for MappingError {}
 
 /// An app's mapping, parsed once.
 #[derive(Debug, Clone, Default)]
@@ -36,28 +62,45 @@ impl Mapping {
     pub fn new(settings: &ProvisioningSettings) -> Result<Self, String> {
         let mut fields = BTreeMap::new();
         for (field, source) in &settings.mapping {
+            if RESERVED_MAPPING_FIELDS.contains(&field.as_str()) {
+                return Err(format!("mapping.{field}: set by usher, not mappable"));
+            }
             let template = Template::parse(source).map_err(|e| format!("mapping.{field}: {e}"))?;
             fields.insert(field.clone(), template);
         }
         Ok(Self { fields })
     }
 
-    /// The account `user` should have. Unmapped fields take the user's own
-    /// values; a mapped field that comes out empty falls back the same way (the
-    /// login name never ends up empty). `external_id` is always usher's id: it is
-    /// what makes a retried create find the first one.
-    pub fn user(&self, user: &User, groups: &[String]) -> UserRecord {
+    /// The account `user` (a member of `groups`, by name) should have.
+    /// `external_id` is always usher's id (what makes a retried create find the
+    /// first one) and `active` the user's own flag; see the module documentation
+    /// for the rest.
+    pub fn user(&self, user: &User, groups: &[String]) -> Result<UserRecord, MappingError> {
         let claims = claims(user, groups);
-        let eval = |field: &str| self.fields.get(field).and_then(|t| t.eval_one(&claims));
-        let mut record = UserRecord::new(
-            user.id.to_string(),
-            eval(USER_NAME).unwrap_or_else(|| user.username.clone()),
-        );
-        record.display_name = eval(DISPLAY_NAME).or_else(|| user.display_name.clone());
-        record.given_name = eval(GIVEN_NAME).or_else(|| user.given_name.clone());
-        record.family_name = eval(FAMILY_NAME).or_else(|| user.family_name.clone());
-        record.emails = match eval(EMAIL) {
-            Some(address) => vec![Email::new(address, true)],
+        // `Some(value)` when the mapping names the field (`value` may be empty).
+        let mapped = |field: &str| self.fields.get(field).map(|t| t.eval_one(&claims));
+        let user_name = match mapped(USER_NAME) {
+            None => user.username.clone(),
+            Some(Some(name)) => name,
+            Some(None) => {
+                return Err(MappingError {
+                    field: USER_NAME.into(),
+                    reason: format!(
+                        "the template {:?} came out empty for {}, and an account needs a login name",
+                        self.fields.get(USER_NAME).map_or("", |t| t.source()),
+                        user.username
+                    ),
+                });
+            }
+        };
+        let mut record = UserRecord::new(user.id.to_string(), user_name);
+        record.display_name = mapped(DISPLAY_NAME).unwrap_or_else(|| user.display_name.clone());
+        record.given_name = mapped(GIVEN_NAME).unwrap_or_else(|| user.given_name.clone());
+        record.family_name = mapped(FAMILY_NAME).unwrap_or_else(|| user.family_name.clone());
+        record.emails = match mapped(EMAIL) {
+            Some(address) => address
+                .map(|a| vec![Email::new(a, true)])
+                .unwrap_or_default(),
             None => user
                 .emails
                 .iter()
@@ -66,14 +109,14 @@ impl Mapping {
         };
         record.active = user.active;
         for (field, template) in &self.fields {
-            if [USER_NAME, DISPLAY_NAME, GIVEN_NAME, FAMILY_NAME, EMAIL].contains(&field.as_str()) {
+            if RECORD_FIELDS.contains(&field.as_str()) {
                 continue;
             }
             if let Some(value) = template.eval_one(&claims) {
                 record.attributes.insert(field.clone(), value);
             }
         }
-        record
+        Ok(record)
     }
 
     /// The group as the app should hold it: usher's id as external id, its
@@ -172,51 +215,118 @@ mod tests {
     #[test]
     fn unmapped_fields_take_the_users_own_values() {
         let u = user();
-        let r = mapping(&[]).user(&u, &[]);
+        let r = mapping(&[]).user(&u, &[]).expect("maps");
         assert_eq!(r.external_id, u.id.to_string());
         assert_eq!(r.user_name, "ada");
         assert_eq!(r.display_name.as_deref(), Some("Ada Lovelace"));
+        assert_eq!(r.given_name.as_deref(), Some("Ada"));
+        assert_eq!(r.family_name.as_deref(), Some("Lovelace"));
         assert_eq!(r.primary_email(), Some("Ada@Example.com"));
         assert_eq!(r.emails.len(), 2);
         assert!(r.active);
-        assert!(r.attributes.is_empty());
+        assert!(
+            r.attributes.is_empty(),
+            "free attributes are not sent unmapped"
+        );
     }
 
     #[test]
     fn templates_and_transforms_fill_fields_and_extra_attributes() {
         let m = mapping(&[
             ("user_name", "{email|lower}"),
+            ("display_name", "{family_name|upper}, {given_name}"),
+            ("email", "{emails|first}"),
             ("title", "{department}"),
+            ("employee", "{external_id|replace(\"^entra-oid-\", \"E\")}"),
             (
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
                 "{groups|join(\",\")}",
             ),
         ]);
-        let r = m.user(&user(), &["crm-users".into(), "staff".into()]);
+        let u = user();
+        let r = m
+            .user(&u, &["crm-users".into(), "staff".into()])
+            .expect("maps");
         assert_eq!(r.user_name, "ada@example.com");
+        assert_eq!(r.display_name.as_deref(), Some("LOVELACE, Ada"));
+        assert_eq!(r.emails, vec![Email::new("ada@home.example", true)]);
         assert_eq!(r.attributes["title"], "Engineering");
+        assert_eq!(r.attributes["employee"], "E1");
         assert_eq!(
             r.attributes["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"],
             "crm-users,staff"
         );
+        assert_eq!(r.external_id, u.id.to_string(), "always usher's id");
     }
 
     #[test]
     fn a_free_attribute_cannot_hide_a_fixed_name() {
-        let r = mapping(&[("user_name", "{username}")]).user(&user(), &[]);
+        let r = mapping(&[("user_name", "{username}")])
+            .user(&user(), &[])
+            .expect("maps");
         assert_eq!(r.user_name, "ada", "not the attribute named username");
     }
 
     #[test]
-    fn an_empty_mapped_login_name_falls_back_to_the_username() {
-        let r = mapping(&[("user_name", "{nosuchclaim}")]).user(&user(), &[]);
-        assert_eq!(r.user_name, "ada");
+    fn an_empty_mapped_login_name_is_an_error_naming_the_field() {
+        let err = mapping(&[("user_name", "{nosuchclaim}")])
+            .user(&user(), &[])
+            .expect_err("no login name");
+        assert_eq!(err.field, "user_name");
+        assert!(err.to_string().starts_with("mapping.user_name: "), "{err}");
+        assert!(err.reason.contains("ada"), "names the user: {err}");
+    }
+
+    #[test]
+    fn a_mapped_field_that_comes_out_empty_stays_empty() {
+        let r = mapping(&[
+            ("display_name", "{nickname}"),
+            ("email", "{work_email}"),
+            ("title", "{nosuch}"),
+            ("given_name", "{nickname|default(\"friend\")}"),
+        ])
+        .user(&user(), &[])
+        .expect("maps");
+        assert_eq!(r.display_name, None, "not the user's own");
+        assert!(r.emails.is_empty());
+        assert!(!r.attributes.contains_key("title"));
+        assert_eq!(r.given_name.as_deref(), Some("friend"));
+    }
+
+    #[test]
+    fn usher_owned_fields_are_not_mappable() {
+        for field in ["external_id", "active"] {
+            let mut settings: ProvisioningSettings =
+                serde_json::from_value(serde_json::json!({"connector": "scim"})).expect("settings");
+            settings.mapping.insert(field.into(), "{username}".into());
+            let err = Mapping::new(&settings).expect_err("refused");
+            assert!(err.starts_with(&format!("mapping.{field}")), "{err}");
+        }
     }
 
     #[test]
     fn a_deactivated_user_maps_to_an_inactive_account() {
         let mut u = user();
         u.active = false;
-        assert!(!mapping(&[]).user(&u, &[]).active);
+        assert!(!mapping(&[]).user(&u, &[]).expect("maps").active);
+    }
+
+    #[test]
+    fn groups_carry_usher_ids_and_display_names() {
+        let mut g = Group {
+            id: usher_core::GroupId::new(),
+            name: "crm-users".into(),
+            display_name: None,
+            external_id: None,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            updated_at: time::OffsetDateTime::UNIX_EPOCH,
+            version: 1,
+            provisioned_by: None,
+        };
+        let r = mapping(&[]).group(&g);
+        assert_eq!(r.external_id, g.id.to_string());
+        assert_eq!(r.display_name, "crm-users");
+        g.display_name = Some("CRM users".into());
+        assert_eq!(mapping(&[]).group(&g).display_name, "CRM users");
     }
 }

@@ -5,7 +5,8 @@ use actix_web::HttpResponse;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use usher_core::{Participant, SsoSession};
+use usher_core::ports::Admission;
+use usher_core::{Participant, SignIn, SsoSession};
 
 use crate::page;
 use crate::response::{self, Destination, Subject};
@@ -119,6 +120,23 @@ pub async fn answer(
             response::STATUS_REQUEST_DENIED,
         )
         .await;
+    }
+    // The app's assignment, SP- and IdP-initiated alike, before anything is
+    // signed. A refusal is a page, not an error Response at the ACS: neither the
+    // user nor the SP can fix it there (docs/saml.md).
+    let sign_in = SignIn::Saml {
+        entity_id: sp.entity_id.clone(),
+    };
+    match state.deps.gate.admit(&sign_in, &user).await {
+        Ok(Admission::Allowed) => {}
+        Ok(Admission::NotAssigned { app }) => {
+            let entry = usher_core::not_assigned_audit(&sign_in, &user, &app);
+            if let Err(e) = state.deps.audit.record(entry).await {
+                tracing::error!(error = %e, "cannot write the audit log");
+            }
+            return (state.deps.not_assigned_page)(&app);
+        }
+        Err(e) => return internal_error("checking the app's assignment failed", &e),
     }
     let Some(format) = format_for(sp, p.name_id_format.as_deref()) else {
         return fail(

@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use actix_web::web;
-use usher_core::ports::{Clock, Directory, EphemeralStore, KeyStore, LogoutListener};
+use actix_web::{HttpResponse, web};
+use usher_core::ports::{
+    AppGate, AuditLog, Clock, Directory, EphemeralStore, KeyStore, LogoutListener,
+};
 use usher_core::{Interactions, PendingBudget, Sessions};
 
 use crate::keys::KeyCache;
@@ -59,6 +61,14 @@ pub struct SamlDeps {
     /// Per-address budget for the requests parked (without a session, or with
     /// `ForceAuthn`).
     pub budget: PendingBudget,
+    /// Decides whether the user may sign in to the app behind an SP (its
+    /// assignment), before a Response is issued.
+    pub gate: Arc<dyn AppGate>,
+    /// Where refused sign-ins are recorded.
+    pub audit: Arc<dyn AuditLog>,
+    /// The page for a user not assigned to the app, given its display name
+    /// (`usher_web::not_assigned_page`; the IdP does not depend on usher-web).
+    pub not_assigned_page: fn(&str) -> HttpResponse,
 }
 
 impl std::fmt::Debug for SamlDeps {

@@ -78,6 +78,9 @@ impl Idp {
                 clock.clone(),
             ),
             budget: budget(ephemeral, clock.clone()),
+            gate: Arc::new(usher_core::AssignmentGate::new(Arc::new(store.clone()))),
+            audit: Arc::new(store.clone()),
+            not_assigned_page: usher_web::not_assigned_page,
             clock,
             logout_listeners: Vec::new(),
         };

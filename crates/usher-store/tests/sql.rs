@@ -14,10 +14,14 @@ mod grants;
 mod groups;
 mod harness;
 mod hostile;
+mod job_races;
+mod jobs;
 mod keys;
+mod outbox;
 mod provision;
 mod query;
 mod registry;
+mod remote;
 mod users;
 
 /// Stamps out `sqlite::<name>` and `postgres::<name>` tests for each suite function
@@ -56,6 +60,7 @@ suite!(
     users::paging_is_complete_and_stable,
     groups::identity_links,
     groups::outbox_order_and_mark_processed,
+    groups::an_unreadable_outbox_row_is_named_not_fatal,
     hostile::sql_injection_strings_are_data,
     hostile::oversized_and_malformed_inputs_are_invalid,
     hostile::timestamps_round_trip,
@@ -93,4 +98,67 @@ suite!(
     app_assignments::assignments_go_with_their_group_user_and_app,
     app_assignments::assigned_users_page_by_id,
     applications::concurrent_syncs_of_one_file_create_each_app_once,
+    jobs::enqueue_coalesces_into_the_pending_job,
+    jobs::pending_and_in_flight_coexist_but_never_two_pending,
+    jobs::enqueue_marks_its_events_processed_atomically,
+    jobs::claim_respects_next_run_at_order_and_limit,
+    jobs::an_expired_lease_is_taken_over,
+    jobs::retry_and_park_record_state_mapping_and_report,
+    jobs::release_all_gives_back_unrun_attempts,
+    jobs::retry_now_wakes_pending_and_optionally_parked,
+    jobs::status_and_listing,
+    remote::remote_mapping_upsert_forget_and_mapped_users,
+    remote::attempts_query_by_object_app_result_and_time_then_prune,
+    remote::leases_acquire_renew_expire_release,
+    outbox::each_write_door_names_its_subject_and_actor,
+    outbox::group_events_are_split_and_a_delete_carries_its_snapshot,
+    outbox::deleting_a_user_announces_its_memberships_then_its_snapshot,
+    outbox::pruning_keeps_unprocessed_and_recent_events,
 );
+
+/// Tests that open a second pool on the same database (two instances).
+mod two_pools {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_claimers_take_each_job_exactly_once() {
+        super::harness::on_sqlite_at(super::job_races::two_pools_claim_each_job_exactly_once).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_claimers_take_each_job_exactly_once() {
+        super::harness::on_postgres_at(super::job_races::two_pools_claim_each_job_exactly_once)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_retry_racing_an_enqueue_yields_to_the_new_plan() {
+        super::harness::on_postgres_at(
+            super::job_races::a_retry_racing_an_enqueue_yields_to_the_new_plan,
+        )
+        .await;
+    }
+}
+
+/// Suites that start from an empty, unmigrated database (they migrate it
+/// themselves, part of the way first).
+mod unmigrated {
+    mod sqlite {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn rows_of_the_first_shape_migrate() {
+            super::super::harness::on_sqlite_with(
+                false,
+                super::super::outbox::rows_of_the_first_shape_migrate,
+            )
+            .await;
+        }
+    }
+    mod postgres {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn rows_of_the_first_shape_migrate() {
+            super::super::harness::on_postgres_with(
+                false,
+                super::super::outbox::rows_of_the_first_shape_migrate,
+            )
+            .await;
+        }
+    }
+}

@@ -24,7 +24,7 @@ mod state;
 mod throttle;
 
 pub use password::{PasswordHasher, PasswordPolicy};
-pub use render::error_page;
+pub use render::{error_page, not_assigned_page};
 pub use routes::configure;
 pub use settings::{ThrottlePolicy, WebSettings};
 pub use state::{Federation, UpstreamLogout, WebDeps, WebState};

@@ -72,6 +72,21 @@ pub fn error_page(
     )
 }
 
+/// The page a signed-in user sees when the application they are signing in to is
+/// not assigned to them (403): it names the app and says whom to ask. The OIDC and
+/// SAML front-ends show it instead of answering the app, because neither the user
+/// nor the app can fix it there (Entra ID and Okta show a page too). The binary
+/// hands this function to them, so they look like every other usher page without
+/// depending on this crate.
+pub fn not_assigned_page(app: &str) -> HttpResponse {
+    error_page(
+        StatusCode::FORBIDDEN,
+        &format!("You are not assigned to {app}"),
+        &format!("Ask your administrator to give you access to {app}."),
+        None,
+    )
+}
+
 /// A request that ends on the error page.
 #[derive(Debug)]
 pub(crate) struct PageError {

@@ -30,6 +30,8 @@ pub struct Backends {
     pub consents: Arc<dyn Consents>,
     /// Refresh-token families: durable, in SQL, for the same reasons.
     pub refresh_tokens: Arc<dyn RefreshTokens>,
+    /// The master key, which also seals applications' connector settings.
+    pub master: MasterKey,
 }
 
 impl std::fmt::Debug for Backends {
@@ -85,6 +87,7 @@ pub async fn open(config: &Config, master: &MasterKey) -> Result<Backends> {
         keys,
         consents: grants.clone(),
         refresh_tokens: grants,
+        master: master.clone(),
     })
 }
 

@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use actix_web::web;
 use usher_core::jit::Provisioner;
-use usher_core::ports::{Clock, LogoutListener, ScimClients, SystemClock};
-use usher_core::{Interactions, PendingBudget, SessionPolicy, Sessions};
+use usher_core::ports::{AppGate, Clock, LogoutListener, ScimClients, SystemClock};
+use usher_core::{AssignmentGate, Interactions, PendingBudget, SessionPolicy, Sessions};
 use usher_oidc::upstream::{RpDeps, RpSettings, RpState};
 use usher_oidc::{OidcDeps, OidcSettings, OidcState};
 use usher_saml::{SamlDeps, SamlSettings, SamlSpDeps, SamlSpState, SamlState};
@@ -14,10 +14,10 @@ use usher_web::{
     Federation, PasswordHasher, ThrottlePolicy, UpstreamLogout, WebDeps, WebSettings, WebState,
 };
 
-use crate::accounts;
 use crate::backends::Backends;
 use crate::config::Config;
 use crate::metadata_refresh;
+use crate::{accounts, apps};
 
 /// The shared slots the handlers read their state from.
 #[derive(Debug, Clone)]
@@ -49,13 +49,22 @@ impl Frontends {
         }
     }
 
-    /// Builds the front-ends over `backends`, brings the accounts declared in the
-    /// configuration in line, and fills the slots.
+    /// Builds the front-ends over `backends`, brings the accounts and applications
+    /// declared in the configuration in line, and fills the slots.
     pub async fn open(&self, config: &Config, backends: &Backends) -> usher_core::Result<()> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(backends.database.store());
         let hasher = Arc::new(hasher(config));
         accounts::sync(&config.users, &*store, &*store, &hasher).await?;
+        // Applications' connector settings are sealed under the master key.
+        let applications = Arc::new(
+            backends
+                .database
+                .store()
+                .with_master_key(backends.master.clone()),
+        );
+        apps::sync(config, &*store, &*applications).await?;
+        let gate: Arc<dyn AppGate> = Arc::new(AssignmentGate::new(applications));
 
         let sessions = Sessions::new(
             backends.ephemeral.clone(),
@@ -105,6 +114,9 @@ impl Frontends {
                 interactions: interactions.clone(),
                 clock: clock.clone(),
                 budget: budget.clone(),
+                gate: gate.clone(),
+                audit: store.clone(),
+                not_assigned_page: usher_web::not_assigned_page,
             },
         ));
         let backchannel: Arc<dyn LogoutListener> =
@@ -134,6 +146,9 @@ impl Frontends {
                 clock: clock.clone(),
                 logout_listeners: vec![backchannel.clone()],
                 budget: budget.clone(),
+                gate,
+                audit: store.clone(),
+                not_assigned_page: usher_web::not_assigned_page,
             },
         ));
         let profiles = crate::config::upstream_profiles(&config.upstreams)

@@ -2,10 +2,12 @@
 //! implementations of the core's ports, and runs the HTTP server and the CLI.
 
 mod accounts;
+mod apps;
 mod backends;
 mod cli;
 mod commands;
 mod config;
+mod connectors;
 mod frontends;
 mod logging;
 mod master_key;

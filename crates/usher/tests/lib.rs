@@ -1,6 +1,7 @@
 //! The `usher` binary's one integration test binary: the real executable, started as
 //! a process, over real HTTP, on SQLite, PostgreSQL and Redis.
 
+mod apps;
 mod audit;
 mod config;
 mod deploy;

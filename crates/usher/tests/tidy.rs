@@ -82,8 +82,9 @@ fn the_core_never_depends_on_web_orm_or_cache() {
 }
 
 /// The provisioning core works through ports, as the core does: storage is a
-/// dev-dependency only (its tests run on real SQLite and PostgreSQL), and
-/// connectors are reached through the connector API.
+/// dev-dependency only (its tests run on real SQLite and PostgreSQL through
+/// usher-store, with sea-orm to create each test's database), and connectors are
+/// reached through the connector API. Only normal dependencies are checked.
 #[test]
 fn the_provisioning_core_never_depends_on_web_orm_or_cache() {
     let deps = dependencies_of(&metadata(), "usher-provisioning");

@@ -9,15 +9,17 @@ use serde_json::Value;
 use usher_connector::{ConnectorError, Result, SettingsError};
 use usher_scim_model::SCIM_JSON;
 
+use crate::auth::Credentials;
 use crate::settings::Checked;
 
 /// A rate limit without a usable `Retry-After` waits this long.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// The HTTP side of the connector.
 #[derive(Debug)]
 pub(crate) struct Http {
     client: reqwest::Client,
+    credentials: Credentials,
     pub(crate) settings: Checked,
 }
 
@@ -38,7 +40,7 @@ impl Http {
             .user_agent("usher");
         if let Some(pem) = &settings.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| SettingsError::new("ca_file", e.to_string()))?;
+                .map_err(|e| SettingsError::new("ca_bundle", e.to_string()))?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
@@ -46,7 +48,12 @@ impl Http {
         let client = builder
             .build()
             .map_err(|e| SettingsError::whole(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client, settings })
+        let credentials = Credentials::new(&settings.auth);
+        Ok(Self {
+            client,
+            credentials,
+            settings,
+        })
     }
 
     /// `base_url` + `path` (path starts with `/`, already escaped).
@@ -54,7 +61,9 @@ impl Http {
         format!("{}{path}", self.settings.base)
     }
 
-    /// Sends one request; a non-2xx answer becomes the matching error.
+    /// Sends one request; a non-2xx answer becomes the matching error. Under
+    /// OAuth, a 401 renews the access token and tries once more (the token may
+    /// have been revoked or expired early); a second 401 is final.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -63,10 +72,41 @@ impl Http {
         body: Option<&Value>,
     ) -> Result<Answer> {
         let what = format!("{method} {path}");
+        let refused = match self
+            .attempt(&what, method.clone(), path, query, body)
+            .await?
+        {
+            Attempt::Answered(answer) => return answer,
+            Attempt::Refused(refused) => refused,
+        };
+        let Credentials::OAuth(tokens) = &self.credentials else {
+            return Err(refused.error);
+        };
+        tokens.refused(&refused.authorization).await;
+        match self.attempt(&what, method, path, query, body).await? {
+            Attempt::Answered(answer) => answer,
+            Attempt::Refused(refused) => Err(refused.error),
+        }
+    }
+
+    /// One try: the outer error is a failure to authenticate at all (the token
+    /// endpoint), the inner result the target's answer.
+    async fn attempt(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Attempt> {
+        let authorization = match &self.credentials {
+            Credentials::Static(header) => header.clone(),
+            Credentials::OAuth(tokens) => tokens.authorization(&self.client).await?,
+        };
         let mut request = self
             .client
             .request(method, self.url(path))
-            .bearer_auth(self.settings.token.expose())
+            .header(header::AUTHORIZATION, authorization.clone())
             .header(header::ACCEPT, SCIM_JSON);
         if !query.is_empty() {
             request = request.query(query);
@@ -76,7 +116,15 @@ impl Http {
                 .header(header::CONTENT_TYPE, SCIM_JSON)
                 .body(body.to_string());
         }
-        let mut response = request.send().await.map_err(|e| transport(&what, &e))?;
+        Ok(Attempt::Answered(self.answer(what, request).await).refused_with(authorization))
+    }
+
+    /// The target's answer to `request`, read up to `max_response_bytes`.
+    async fn answer(&self, what: &str, request: reqwest::RequestBuilder) -> Result<Answer> {
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| transport(what, "the target", &e))?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
         let location = response
@@ -85,25 +133,16 @@ impl Http {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let cap = self.settings.max_response;
-        let too_large = || {
-            ConnectorError::retryable(
+        let raw = read_body(&mut response, cap).await.map_err(|e| match e {
+            BodyError::TooLarge => ConnectorError::retryable(
                 None,
                 format!(
                     "{what}: the target's answer is larger than max_response_bytes ({cap} bytes)"
                 ),
             )
-            .with_http_status(status.as_u16())
-        };
-        if response.content_length().is_some_and(|n| n > cap as u64) {
-            return Err(too_large());
-        }
-        let mut raw = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport(&what, &e))? {
-            if raw.len() + chunk.len() > cap {
-                return Err(too_large());
-            }
-            raw.extend_from_slice(&chunk);
-        }
+            .with_http_status(status.as_u16()),
+            BodyError::Transport(e) => transport(what, "the target", &e),
+        })?;
         let parsed: Option<Value> = if raw.iter().all(u8::is_ascii_whitespace) {
             Some(Value::Null)
         } else {
@@ -119,27 +158,93 @@ impl Http {
             };
             return Ok(Answer { status, body });
         }
+        let hint = self.credentials.hint();
         Err(refusal(
-            &what,
+            what,
             status,
             retry_after,
             location,
             parsed.as_ref(),
+            hint,
         ))
     }
 }
 
-/// No answer at all: the target is down, slow or unreachable, which may pass.
-fn transport(what: &str, e: &reqwest::Error) -> ConnectorError {
+/// How one try ended.
+enum Attempt {
+    /// Whatever the target said, but a 401.
+    Answered(Result<Answer>),
+    /// A 401, with the credentials it refused.
+    Refused(Refused),
+}
+
+struct Refused {
+    authorization: header::HeaderValue,
+    error: ConnectorError,
+}
+
+impl Attempt {
+    fn refused_with(self, authorization: header::HeaderValue) -> Self {
+        match self {
+            Self::Answered(Err(error)) if error.http_status() == Some(401) => {
+                Self::Refused(Refused {
+                    authorization,
+                    error,
+                })
+            }
+            other => other,
+        }
+    }
+}
+
+/// Why a body was not read whole.
+pub(crate) enum BodyError {
+    /// Over the cap: announced by `Content-Length` or found while reading.
+    TooLarge,
+    /// The connection failed half way.
+    Transport(reqwest::Error),
+}
+
+/// The body, read chunk by chunk and never beyond `cap` bytes, so a huge or
+/// endless answer costs at most `cap` of memory.
+pub(crate) async fn read_body(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> std::result::Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut raw = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if raw.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        raw.extend_from_slice(&chunk);
+    }
+    Ok(raw)
+}
+
+/// No answer at all: `peer` (the target, the token endpoint) is down, slow or
+/// unreachable, which may pass.
+pub(crate) fn transport(what: &str, peer: &str, e: &reqwest::Error) -> ConnectorError {
     if e.is_builder() {
         return ConnectorError::fatal(format!("{what}: cannot build the request: {e}"));
     }
+    let cause = root_cause(e);
+    // A certificate no trusted CA issued will not start being trusted by
+    // itself: an administrator must act (OpenSSL's reason, under native-tls).
+    if e.is_connect() && cause.contains("certificate verify failed") {
+        return ConnectorError::fatal(format!(
+            "{what}: the TLS certificate of {peer} is not trusted ({cause}); if it is issued \
+             by a private CA, add that CA to ca_bundle"
+        ));
+    }
     let why = if e.is_timeout() {
-        "the target did not answer in time (timeout_secs)".to_owned()
+        format!("{peer} did not answer in time (timeout_secs)")
     } else if e.is_connect() {
-        format!("cannot connect to the target: {}", root_cause(e))
+        format!("cannot connect to {peer}: {cause}")
     } else {
-        format!("the connection failed: {}", root_cause(e))
+        format!("the connection failed: {cause}")
     };
     ConnectorError::retryable(None, format!("{what}: {why}"))
 }
@@ -154,7 +259,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// `Retry-After` in seconds (RFC 9110 §10.2.3). The HTTP-date form is not read;
 /// it falls back to a default wait.
-fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     headers
         .get(header::RETRY_AFTER)?
         .to_str()
@@ -193,6 +298,7 @@ fn refusal(
     retry_after: Option<Duration>,
     location: Option<String>,
     body: Option<&Value>,
+    auth_hint: &str,
 ) -> ConnectorError {
     let (scim_type, detail) = scim_error(body);
     let said = match (&detail, body) {
@@ -207,7 +313,7 @@ fn refusal(
             format!("{what}: the target asks usher to slow down (429){said}"),
         ),
         401 | 403 => ConnectorError::unauthorized(format!(
-            "{what}: the target refuses usher's credentials ({status}){said}; check auth.token"
+            "{what}: the target refuses usher's credentials ({status}){said}; {auth_hint}"
         )),
         404 => ConnectorError::not_found(format!("{what}: not found on the target{said}")),
         409 => {

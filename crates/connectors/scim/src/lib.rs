@@ -10,18 +10,24 @@
 //! [`usher_connector::ConnectorError`] carrying the target's `scimType` and
 //! `detail`; see docs/provisioning.md, "The SCIM connector".
 //!
-//! Not yet: HTTP basic and OAuth 2.0 client-credentials authentication.
+//! usher authenticates with a static bearer token, HTTP basic, or an access
+//! token from the OAuth 2.0 client credentials grant (`oauth.rs`: cached,
+//! renewed before expiry and once on a 401, one renewal for all waiting
+//! requests). TLS certificates are always verified; `ca_bundle` only adds trust.
 
+mod auth;
 mod connector;
 mod group;
 mod http;
+mod oauth;
 mod settings;
 mod user;
 
 use std::sync::Arc;
 
+pub use auth::{ScimAuth, TokenEndpointAuthMethod};
 pub use connector::ScimConnector;
-pub use settings::{Quirks, ScimAuth, ScimSettings};
+pub use settings::{Quirks, ScimSettings};
 use usher_connector::{Connector, ConnectorFactory, SettingsError};
 
 /// Registers the connector under the name `scim`.

@@ -1,19 +1,21 @@
 //! What an administrator writes for a SCIM target, and the checks on it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use usher_connector::{Secret, SettingsError};
+use usher_connector::SettingsError;
+
+use crate::auth::{Auth, ScimAuth};
 
 /// Settings of one SCIM 2.0 target, as written in the configuration.
 ///
 /// ```toml
 /// base_url = "https://app.example.com/scim/v2"
-/// auth = { type = "bearer", token = "..." }
+/// auth = { type = "bearer", token = "..." }   # or "basic", "oauth2_client_credentials"
 /// timeout_secs = 10            # default
 /// max_response_bytes = 1048576 # default: 1 MiB
-/// ca_file = "/etc/usher/app-ca.pem"   # optional: trust this CA too
+/// ca_bundle = "/etc/usher/app-ca.pem" # optional: trust these CAs too
 /// quirks = { no_patch = true }        # optional vendor compatibility
 /// ```
 #[derive(Debug, Clone, Deserialize)]
@@ -30,24 +32,13 @@ pub struct ScimSettings {
     /// Largest answer read; a larger one is an error, never buffered.
     #[serde(default = "default_max_response")]
     pub max_response_bytes: usize,
-    /// A PEM bundle of CA certificates trusted in addition to the system's.
+    /// A PEM bundle of CA certificates trusted in addition to the system's, for
+    /// the SCIM target and the OAuth token endpoint alike.
     #[serde(default)]
-    pub ca_file: Option<PathBuf>,
+    pub ca_bundle: Option<PathBuf>,
     /// Compatibility switches for targets that stray from RFC 7644.
     #[serde(default)]
     pub quirks: Quirks,
-}
-
-/// How usher authenticates to the target. Only a static bearer token for now;
-/// HTTP basic and OAuth 2.0 client credentials are not supported yet.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ScimAuth {
-    /// `Authorization: Bearer TOKEN` (RFC 6750 §2.1).
-    Bearer {
-        /// The token the target issued to usher.
-        token: Secret,
-    },
 }
 
 /// Vendor compatibility modes (authentik ships the same as "compatibility modes").
@@ -76,7 +67,7 @@ fn default_max_response() -> usize {
 pub(crate) struct Checked {
     /// The base URL without a trailing slash.
     pub base: String,
-    pub token: Secret,
+    pub auth: Auth,
     pub timeout: Duration,
     pub max_response: usize,
     pub ca_pem: Option<Vec<u8>>,
@@ -86,42 +77,18 @@ pub(crate) struct Checked {
 impl ScimSettings {
     /// Checks every key, naming the one at fault.
     pub(crate) fn check(self) -> Result<Checked, SettingsError> {
-        let url = reqwest::Url::parse(&self.base_url).map_err(|e| {
-            SettingsError::new(
-                "base_url",
-                format!("{e}: give the target's SCIM base URL, as https://app.example.com/scim/v2"),
-            )
-        })?;
-        // Tokens and personal data travel on this connection: https, or http only
-        // where no network lies between the ends (the rule usher applies to every
-        // URL that carries secrets, usher_core::transport).
-        if !usher_core::transport::is_protected(url.scheme(), url.host_str().unwrap_or_default()) {
+        let url = protected_url(
+            "base_url",
+            &self.base_url,
+            "the target's SCIM base URL, as https://app.example.com/scim/v2",
+        )?;
+        if url.query().is_some() {
             return Err(SettingsError::new(
                 "base_url",
-                "use https (plain http is allowed only to a loopback host)",
+                "give the base URL without a query",
             ));
         }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(SettingsError::new(
-                "base_url",
-                "put no credentials in the URL; use auth",
-            ));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(SettingsError::new(
-                "base_url",
-                "give the base URL without a query or fragment",
-            ));
-        }
-        let ScimAuth::Bearer { token } = self.auth;
-        let token_ok =
-            !token.expose().is_empty() && token.expose().bytes().all(|b| b.is_ascii_graphic());
-        if !token_ok {
-            return Err(SettingsError::new(
-                "auth.token",
-                "give the bearer token: printable ASCII, no spaces",
-            ));
-        }
+        let auth = self.auth.check()?;
         if self.timeout_secs == 0 || self.timeout_secs > 300 {
             return Err(SettingsError::new(
                 "timeout_secs",
@@ -134,28 +101,70 @@ impl ScimSettings {
                 "give at least 1024 bytes (default 1048576)",
             ));
         }
-        let ca_pem = match &self.ca_file {
-            None => None,
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    SettingsError::new("ca_file", format!("cannot read {}: {e}", path.display()))
-                })?;
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                    SettingsError::new(
-                        "ca_file",
-                        format!("{} is not a PEM certificate bundle: {e}", path.display()),
-                    )
-                })?;
-                Some(pem)
-            }
-        };
+        let ca_pem = self.ca_bundle.as_deref().map(read_ca_bundle).transpose()?;
         Ok(Checked {
             base: url.as_str().trim_end_matches('/').to_owned(),
-            token,
+            auth,
             timeout: Duration::from_secs(self.timeout_secs),
             max_response: self.max_response_bytes,
             ca_pem,
             quirks: self.quirks,
         })
     }
+}
+
+/// A URL that carries secrets (the SCIM base URL, the OAuth token endpoint):
+/// absolute, https or plain http only to a loopback host (the rule usher applies
+/// to every such URL, `usher_core::transport`), without credentials or a
+/// fragment. `example` says what to give, for the error.
+pub(crate) fn protected_url(
+    key: &str,
+    raw: &str,
+    example: &str,
+) -> Result<reqwest::Url, SettingsError> {
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| SettingsError::new(key, format!("{e}: give {example}")))?;
+    // Tokens, passwords and personal data travel on this connection: https, or
+    // http only where no network lies between the ends.
+    if !usher_core::transport::is_protected(url.scheme(), url.host_str().unwrap_or_default()) {
+        return Err(SettingsError::new(
+            key,
+            "use https (plain http is allowed only to a loopback host)",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(SettingsError::new(
+            key,
+            "put no credentials in the URL; use auth",
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(SettingsError::new(key, "give the URL without a fragment"));
+    }
+    Ok(url)
+}
+
+/// The extra trust anchors: a PEM file of one or more certificates. Read and
+/// parsed here so a missing or garbled file stops the settings, naming the key,
+/// rather than the first request.
+fn read_ca_bundle(path: &Path) -> Result<Vec<u8>, SettingsError> {
+    let pem = std::fs::read(path).map_err(|e| {
+        SettingsError::new("ca_bundle", format!("cannot read {}: {e}", path.display()))
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        SettingsError::new(
+            "ca_bundle",
+            format!("{} is not a PEM certificate bundle: {e}", path.display()),
+        )
+    })?;
+    if certs.is_empty() {
+        return Err(SettingsError::new(
+            "ca_bundle",
+            format!(
+                "{} holds no certificate: give PEM (-----BEGIN CERTIFICATE-----) certificates",
+                path.display()
+            ),
+        ));
+    }
+    Ok(pem)
 }

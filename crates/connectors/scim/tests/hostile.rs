@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use usher_connector::{Connector, ConnectorError, ErrorKind, PageRequest, RemoteId, UserRecord};
 
-use crate::support::connector;
+use crate::support::{connector, connector_with_auth};
 
 const BIG: usize = 5 * 1024 * 1024;
 
@@ -35,6 +35,18 @@ fn answer(mut stream: TcpStream) {
         }
     }
     let head = String::from_utf8_lossy(&head).into_owned();
+    // Read the request body too (the token request has one): closing with
+    // unread bytes would reset the connection before the client reads the answer.
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<u64>().ok())?
+        })
+        .unwrap_or(0)
+        .min(65536);
+    let _ = std::io::copy(&mut (&mut stream).take(length), &mut std::io::sink());
     let path = head.split(' ').nth(1).unwrap_or("/");
     let scenario = path.trim_start_matches('/').split('/').next().unwrap_or("");
     let scim = "application/scim+json";
@@ -71,6 +83,47 @@ fn answer(mut stream: TcpStream) {
             format!("Content-Type: {scim}\r\n"),
             br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidValue","detail":"userName \"a b\" is not acceptable: no spaces"}"#.to_vec(),
         ),
+        // Token endpoints (RFC 6749 §5) gone wrong.
+        "token-huge" => (
+            "200 OK",
+            "Content-Type: application/json\r\n".into(),
+            format!(r#"{{"access_token":"{}","token_type":"Bearer"}}"#, "a".repeat(BIG)).into_bytes(),
+        ),
+        "token-html" => (
+            "200 OK",
+            "Content-Type: text/html\r\n".into(),
+            b"<html><body>Sign in to continue</body></html>".to_vec(),
+        ),
+        "token-none" => (
+            "200 OK",
+            "Content-Type: application/json\r\n".into(),
+            br#"{"token_type":"Bearer","expires_in":3600}"#.to_vec(),
+        ),
+        "token-spaces" => (
+            "200 OK",
+            "Content-Type: application/json\r\n".into(),
+            br#"{"access_token":"two words\r\nX-Injected: 1","token_type":"Bearer"}"#.to_vec(),
+        ),
+        "token-mac" => (
+            "200 OK",
+            "Content-Type: application/json\r\n".into(),
+            br#"{"access_token":"abc","token_type":"mac","expires_in":3600}"#.to_vec(),
+        ),
+        "token-error" => (
+            "400 Bad Request",
+            "Content-Type: application/json\r\n".into(),
+            format!(
+                r#"{{"error":"invalid_client","error_description":"bad\u0000 secret\n{}"}}"#,
+                "x".repeat(20_000)
+            )
+            .into_bytes(),
+        ),
+        "token-badcode" => (
+            "401 Unauthorized",
+            "Content-Type: application/json\r\n".into(),
+            format!(r#"{{"error":"{}"}}"#, "e".repeat(5000)).into_bytes(),
+        ),
+        "token-down" => ("503 Service Unavailable", "Retry-After: 30\r\n".into(), b"down".to_vec()),
         "silent" => {
             std::thread::sleep(Duration::from_secs(4));
             return;
@@ -207,4 +260,102 @@ async fn a_silent_or_unreachable_target_is_retryable() {
     let e = delete(&gone, "x").await;
     assert!(e.is_retryable(), "{e}");
     assert!(e.message().contains("cannot connect"), "{e}");
+}
+
+/// A connector whose token endpoint is the hostile `scenario`; the SCIM target
+/// must never be reached.
+fn oauth_against(origin: &str, scenario: &str) -> usher_connector_scim::ScimConnector {
+    connector_with_auth(
+        &format!("{origin}/never-reached"),
+        json!({
+            "type": "oauth2_client_credentials",
+            "token_url": format!("{origin}/{scenario}"),
+            "client_id": "usher",
+            "client_secret": "secret",
+        }),
+        json!({"timeout_secs": 1}),
+    )
+}
+
+async fn token_failure(origin: &str, scenario: &str) -> ConnectorError {
+    oauth_against(origin, scenario)
+        .list_users(&PageRequest::first(1))
+        .await
+        .expect_err("refused")
+}
+
+/// A token endpoint answering megabytes is cut at 64 KiB (a token response
+/// is a few hundred bytes), whether announced or only counted.
+#[tokio::test]
+async fn an_oversized_token_response_is_refused_at_a_cap() {
+    let origin = hostile();
+    for scenario in ["token-huge", "token-huge/chunked"] {
+        let e = token_failure(&origin, scenario).await;
+        assert_eq!(e.kind(), &ErrorKind::Fatal, "{scenario}: {e}");
+        assert!(
+            e.message().contains("larger than 65536 bytes"),
+            "{scenario}: {e}"
+        );
+        assert!(e.message().contains("auth.token_url"), "{scenario}: {e}");
+    }
+}
+
+/// A page, an answer without a token, or a token that would inject a header:
+/// all a clear error naming auth.token_url, no panic, nothing sent on.
+#[tokio::test]
+async fn a_garbage_token_response_is_a_clear_error() {
+    let origin = hostile();
+    for (scenario, says) in [
+        ("token-html", "not a JSON object"),
+        ("token-none", "no access_token"),
+        ("token-spaces", "cannot go in a header"),
+    ] {
+        let e = token_failure(&origin, scenario).await;
+        assert_eq!(e.kind(), &ErrorKind::Fatal, "{scenario}: {e}");
+        assert!(e.message().contains(says), "{scenario}: {e}");
+        assert!(e.message().contains("RFC 6749"), "{scenario}: {e}");
+        assert!(!e.message().contains("<html>"), "no raw body: {e}");
+    }
+    let e = token_failure(&origin, "token-mac").await;
+    assert_eq!(e.kind(), &ErrorKind::Fatal, "{e}");
+    assert!(e.message().contains("Bearer"), "{e}");
+}
+
+/// The server's words reach the report without control characters and bounded;
+/// a code that is not one (5,000 characters) is not taken as the remote code.
+#[tokio::test]
+async fn a_token_error_is_unauthorized_with_a_clean_bounded_description() {
+    let origin = hostile();
+    let e = token_failure(&origin, "token-error").await;
+    assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{e}");
+    assert_eq!(e.remote_code(), Some("invalid_client"));
+    assert_eq!(e.http_status(), Some(400));
+    assert!(e.message().contains("bad secret"), "{e}");
+    assert!(!e.message().chars().any(char::is_control), "{e:?}");
+    assert!(e.message().len() < 1000, "{} bytes", e.message().len());
+
+    let e = token_failure(&origin, "token-badcode").await;
+    assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{e}");
+    assert_eq!(e.remote_code(), None);
+    assert!(e.message().len() < 1000, "{} bytes", e.message().len());
+}
+
+/// A token endpoint that is down may come back: retryable, with its wait.
+#[tokio::test]
+async fn a_token_endpoint_that_is_down_is_retryable() {
+    let origin = hostile();
+    let e = token_failure(&origin, "token-down").await;
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::Retryable {
+            retry_after: Some(Duration::from_secs(30))
+        },
+        "{e}"
+    );
+    let e = token_failure(&origin, "silent").await;
+    assert!(e.is_retryable(), "{e}");
+    assert!(
+        e.message().contains("the token endpoint did not answer"),
+        "{e}"
+    );
 }

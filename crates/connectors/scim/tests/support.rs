@@ -127,7 +127,12 @@ impl Peer {
 
 /// A connector for `base` with `token`; `extra` adds or overrides settings keys.
 pub fn connector(base: &str, token: &str, extra: Value) -> ScimConnector {
-    let mut settings = json!({"base_url": base, "auth": {"type": "bearer", "token": token}});
+    connector_with_auth(base, json!({"type": "bearer", "token": token}), extra)
+}
+
+/// A connector for `base` authenticating with `auth` (the settings' `auth` table).
+pub fn connector_with_auth(base: &str, auth: Value, extra: Value) -> ScimConnector {
+    let mut settings = json!({"base_url": base, "auth": auth});
     if let (Value::Object(s), Value::Object(e)) = (&mut settings, extra) {
         s.extend(e);
     }

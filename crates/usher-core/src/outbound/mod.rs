@@ -20,5 +20,5 @@ pub use job::{Job, JobState, NewJob, ObjectRef, QueueStatus};
 pub use remote::{RemoteChange, RemoteObject, RemoteState};
 pub use settings::{
     DeprovisionAction, MatchKey, OnRemoteMissing, Operations, ProvisioningMode,
-    ProvisioningSettings, RateLimit,
+    ProvisioningSettings, RESERVED_MAPPING_FIELDS, RateLimit,
 };

@@ -92,6 +92,11 @@ pub struct RateLimit {
     pub concurrency: u32,
 }
 
+/// Mapping targets usher fills itself: `external_id` is always usher's user id
+/// (a retried create finds the first account by it) and `active` the user's own
+/// flag (deprovisioning depends on it).
+pub const RESERVED_MAPPING_FIELDS: [&str; 2] = ["external_id", "active"];
+
 /// The default attempts before a job is parked: with backoff capped at 30 minutes
 /// this is about a day.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 60;
@@ -167,6 +172,11 @@ impl ProvisioningSettings {
             if field.trim().is_empty() || field.len() > 256 {
                 return Err("mapping: a target field name must be 1 to 256 bytes".into());
             }
+            if RESERVED_MAPPING_FIELDS.contains(&field.as_str()) {
+                return Err(format!(
+                    "mapping.{field}: usher sets it (external_id is usher's user id, active the user's own flag)"
+                ));
+            }
             Template::parse(source).map_err(|e| format!("mapping.{field}: {e}"))?;
         }
         if self.match_keys.is_empty() {
@@ -220,6 +230,16 @@ mod tests {
             .insert("user_name".into(), "{email|nosuch}".into());
         let err = s.check().expect_err("refused");
         assert!(err.starts_with("mapping.user_name"), "{err}");
+    }
+
+    #[test]
+    fn usher_owned_fields_are_refused_in_the_mapping() {
+        for field in RESERVED_MAPPING_FIELDS {
+            let mut s = scim();
+            s.mapping.insert(field.into(), "{username}".into());
+            let err = s.check().expect_err("refused");
+            assert!(err.starts_with(&format!("mapping.{field}")), "{err}");
+        }
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub struct Provision {
 ///
 /// Every method that changes something writes the matching
 /// [`LifecycleEvent`](crate::LifecycleEvent) to the outbox in the same transaction:
-/// either both are stored or neither is. Uniqueness violations come back as
+/// either both are stored or neither is.
+/// The event names the write's actor: the `actor` of the provisioning writes,
+/// `jit:<upstream>` for [`Directory::provision`], and
+/// [`SYSTEM_ACTOR`](crate::SYSTEM_ACTOR) for the methods that carry none. Uniqueness violations come back as
 /// [`Error::Conflict`](crate::Error::Conflict) and change nothing; a missing user
 /// or group as [`Error::NotFound`](crate::Error::NotFound).
 #[async_trait]
@@ -45,21 +48,22 @@ pub trait Directory: Send + Sync {
     /// Changes a user. Emits `UserDeactivated` or `UserReactivated` when `active`
     /// flips, and `UserUpdated` when anything else changed; nothing when nothing did.
     async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User>;
-    /// Deletes a user with its memberships and links. Emits `UserDeleted`.
+    /// Deletes a user with its memberships and links. Emits `MembershipRemoved` for
+    /// each group it was in, then `UserDeleted` with a snapshot of the user.
     async fn delete_user(&self, id: UserId) -> Result<()>;
     /// Users in username order.
     async fn list_users(&self, page: PageRequest) -> Result<Page<User>>;
 
-    /// Creates a group. Emits `GroupChanged`.
+    /// Creates a group. Emits `GroupCreated`.
     async fn create_group(&self, group: NewGroup) -> Result<Group>;
     /// Reads a group.
     async fn get_group(&self, id: GroupId) -> Result<Group>;
     /// Finds a group by name (case-insensitive).
     async fn find_group_by_name(&self, name: &str) -> Result<Option<Group>>;
-    /// Changes a group. Emits `GroupChanged` when something changed.
+    /// Changes a group. Emits `GroupUpdated` when something changed.
     async fn update_group(&self, id: GroupId, update: GroupUpdate) -> Result<Group>;
     /// Deletes a group and its memberships. Emits `MembershipRemoved` for each
-    /// member, then `GroupChanged`.
+    /// member, then `GroupDeleted` with a snapshot of the group.
     async fn delete_group(&self, id: GroupId) -> Result<()>;
     /// Groups in name order.
     async fn list_groups(&self, page: PageRequest) -> Result<Page<Group>>;
@@ -117,7 +121,7 @@ pub trait Directory: Send + Sync {
     /// Deletes a user as [`Directory::delete_user`] does, conditionally and audited.
     async fn remove_user(&self, id: UserId, if_version: Option<i64>, actor: &str) -> Result<()>;
     /// Creates a group with its first members in one transaction. Emits
-    /// `GroupChanged` and one `MembershipAdded` per member; an unknown member is
+    /// `GroupCreated` and one `MembershipAdded` per member; an unknown member is
     /// `Error::NotFound` and nothing is written.
     async fn provision_group(
         &self,

@@ -34,7 +34,7 @@ pub use jobs::Jobs;
 pub use keys::{KeyAlgorithm, KeyStatus, KeyStore, SigningKey};
 pub use leases::Leases;
 pub use logout::LogoutListener;
-pub use outbox::Outbox;
+pub use outbox::{Outbox, OutboxRow, UnreadableEvent};
 pub use refresh_tokens::{RefreshFamily, RefreshGrant, RefreshTokens, Rotation};
 pub use registry::Registry;
 pub use remote_objects::RemoteObjects;

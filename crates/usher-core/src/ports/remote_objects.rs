@@ -13,7 +13,7 @@ pub trait RemoteObjects: Send + Sync {
         app: ApplicationId,
         object: ObjectRef,
     ) -> Result<Option<RemoteObject>>;
-    /// Every app's mapping for one user (for `usher users status`).
+    /// Every app's mapping for one user (for `usher users status`), by app id.
     async fn remote_objects_of_user(&self, user: UserId) -> Result<Vec<RemoteObject>>;
     /// Users `app` holds an active or deactivated account for, in id order after
     /// `after` (a sync deprovisions those no longer assigned).
@@ -23,7 +23,8 @@ pub trait RemoteObjects: Send + Sync {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<UserId>>;
-    /// Outbound report rows.
+    /// Outbound report rows (`since` and `until` to the second, rounded up, as
+    /// times are stored).
     async fn attempts(&self, query: &AttemptQuery) -> Result<Vec<AttemptEntry>>;
     /// Deletes report rows older than `before`, in bounded batches; how many.
     async fn prune_attempts(&self, before: time::OffsetDateTime) -> Result<u64>;

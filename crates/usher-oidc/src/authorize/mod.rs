@@ -21,9 +21,10 @@ use std::sync::{Arc, OnceLock};
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
+use usher_core::ports::Admission;
 use usher_core::{
     ConsentDecision, ConsentRequest, INTERACTION_TTL, LoginRequest, Participant, RequestOrigin,
-    SsoSession, random, session_cookie_name, stash,
+    SignIn, SsoSession, random, session_cookie_name, stash,
 };
 
 use crate::budget;
@@ -235,12 +236,29 @@ async fn decide(
         }
     };
     // A deactivated (or deleted) user gets nothing, whatever their session says.
-    match state.deps.directory.get_user(session.user_id).await {
-        Ok(user) if user.active => {}
+    let user = match state.deps.directory.get_user(session.user_id).await {
+        Ok(user) if user.active => user,
         Ok(_) | Err(usher_core::Error::NotFound { .. }) => {
             return redirect_error(state, &pending, "access_denied", "the account is disabled");
         }
         Err(e) => return internal_error("reading the user failed", &e),
+    };
+    // The app's assignment, before consent is asked or a code issued. A refusal
+    // is a page, never an error redirected to the client: neither the user nor
+    // the app can fix it there (docs/oidc.md), and prompt=none gets it too.
+    let sign_in = SignIn::Oidc {
+        client_id: client.client_id.clone(),
+    };
+    match state.deps.gate.admit(&sign_in, &user).await {
+        Ok(Admission::Allowed) => {}
+        Ok(Admission::NotAssigned { app }) => {
+            let entry = usher_core::not_assigned_audit(&sign_in, &user, &app);
+            if let Err(e) = state.deps.audit.record(entry).await {
+                tracing::error!(error = %e, "cannot write the audit log");
+            }
+            return (state.deps.not_assigned_page)(&app);
+        }
+        Err(e) => return internal_error("checking the app's assignment failed", &e),
     }
     let user_id = session.user_id.to_string();
     if let Some(ticket) = pending.consent_ticket.take() {

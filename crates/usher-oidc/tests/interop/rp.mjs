@@ -11,6 +11,9 @@
 //     "username": "...", "password": "...",
 //     "clients": [{ "name": "confidential", "client_id": "...", "client_secret": "...",
 //                   "redirect_uri": "...", "post_logout_redirect_uri": "..." }, ...] }
+//   A client may add "sign_in_only": true (stop after the code exchange and userinfo) or
+//   "expect_denied": true (report the refusal page usher shows instead of a code),
+//   and "username"/"password" to sign in as someone else than the config's user.
 // Prints one line `RESULT <json>`; exits non-zero on any failure.
 
 import { join } from 'node:path';
@@ -100,12 +103,14 @@ async function browse(jar, start, stopAt, pages) {
     }
     const html = await response.text();
     if (response.status !== 200) {
-      throw new Error(`${method} ${url.pathname} answered ${response.status}: ${html.slice(0, 400)}`);
+      const error = new Error(`${method} ${url.pathname} answered ${response.status}: ${html.slice(0, 400)}`);
+      error.page = { status: response.status, path: url.pathname, html };
+      throw error;
     }
     const csp = response.headers.get('content-security-policy') ?? '';
     if (!csp.includes("frame-ancestors 'none'")) throw new Error(`${url.pathname} has no CSP frame-ancestors`);
     if (/name="password"/.test(html)) {
-      const form = parseForm(html, { username: config.username, password: config.password });
+      const form = parseForm(html, { username: creds.username, password: creds.password });
       if (!form.names.includes('csrf')) throw new Error('the login form has no CSRF field');
       pages.push('login');
       ({ url, method, body } = submit(url, form));
@@ -146,7 +151,11 @@ function submit(url, form) {
 
 // --- The relying party -----------------------------------------------------------
 
+// Who signs in: the config's user unless the client names another.
+let creds = { username: config.username, password: config.password };
+
 async function run(client) {
+  creds = { username: client.username ?? config.username, password: client.password ?? config.password };
   const server = new URL(config.base);
   const confidential = Boolean(client.client_secret);
   const auth = confidential ? oc.ClientSecretBasic(client.client_secret) : oc.None();
@@ -174,6 +183,25 @@ async function run(client) {
     state,
     nonce,
   });
+  if (client.expect_denied) {
+    // Signing in to an app the user is not assigned to: usher must show its page
+    // and never send the browser back to the client.
+    try {
+      const landed = await browse(jar, authUrl, client.redirect_uri, out.pages);
+      out.denied = null;
+      out.landed = landed.href;
+    } catch (e) {
+      if (!e.page) throw e;
+      const title = e.page.html.match(/<h1>([\s\S]*?)<\/h1>/);
+      out.denied = {
+        status: e.page.status,
+        path: e.page.path,
+        title: title ? unescapeHtml(title[1]) : null,
+        text: unescapeHtml(e.page.html.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ')),
+      };
+    }
+    return out;
+  }
   const callback = await browse(jar, authUrl, client.redirect_uri, out.pages);
   out.callback_has_iss = callback.searchParams.get('iss') === as.issuer;
 
@@ -194,6 +222,7 @@ async function run(client) {
 
   const userinfo = await oc.fetchUserInfo(rp, tokens.access_token, claims.sub);
   out.userinfo = { sub: userinfo.sub, email: userinfo.email, preferred_username: userinfo.preferred_username };
+  if (client.sign_in_only) return out;
 
   const refreshed = await oc.refreshTokenGrant(rp, tokens.refresh_token);
   out.refreshed = Boolean(refreshed.access_token) && refreshed.refresh_token !== tokens.refresh_token;

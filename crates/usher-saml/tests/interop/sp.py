@@ -190,7 +190,7 @@ class Browser:
             if response.status_code != 200:
                 pages.append(f"status:{response.status_code}:{path}")
                 return {"kind": "status", "status": response.status_code, "url": url,
-                        "body": body[:600]}
+                        "body": body[:4000]}
             page = Page()
             page.feed(body)
             form = page.post_form()
@@ -470,6 +470,16 @@ def sso_flow(cfg, browser, metadata_xml, flow):
         cfg, browser, settings, binding, signed, pages,
         force_authn=flow.get("force_authn", False), is_passive=flow.get("is_passive", False))
     out = {"binding": binding, "signed_request": signed, "request_id": request_id}
+    if flow.get("expect_denied"):
+        # A user not assigned to the app: usher shows a page and posts nothing to the ACS.
+        out["pages"] = pages
+        out["errors"] = []
+        if outcome["kind"] == "status":
+            out["denied"] = {"status": outcome["status"], "body": outcome["body"]}
+        else:
+            out["denied"] = None
+            out["errors"].append(f"expected a refusal page, got {json.dumps(outcome)[:400]}")
+        return out
     out.update(validate_response(cfg, settings, outcome, request_id, relay))
     out["pages"] = pages
     out["prompted_for_password"] = "login" in pages

@@ -164,14 +164,15 @@ impl SqlStore {
         app: &Application,
         now: OffsetDateTime,
     ) -> Result<()> {
-        // Assignments go by ON DELETE CASCADE. The app's remote accounts are left
-        // as they are: the event lets the planner decide, and nothing is deleted
-        // downstream because a line vanished from a file.
+        // Assignments go by ON DELETE CASCADE, its queue and remote mapping with
+        // the app (the report stays). The app's remote accounts are left as they
+        // are: nothing is deleted downstream because a line vanished from a file.
+        super::jobs::delete_outbound_of(txn, app.id).await?;
         applications::Entity::delete_by_id(app.id.0)
             .exec(txn)
             .await
             .map_err(db_err)?;
-        emit(txn, changed(app.id), now).await?;
+        emit(txn, changed(app.id), ACTOR, now).await?;
         record_in(txn, now, ACTOR, "application.delete", &app.id.to_string()).await
     }
 
@@ -207,7 +208,7 @@ impl SqlStore {
             replace_assignment(txn, old.id, new.assignment()).await?;
         }
         if planner_cares(&old.spec, &new) {
-            emit(txn, changed(old.id), now).await?;
+            emit(txn, changed(old.id), ACTOR, now).await?;
         }
         record_in(txn, now, ACTOR, "application.update", &old.id.to_string()).await?;
         Ok(Application {
@@ -243,7 +244,7 @@ impl SqlStore {
         .await
         .map_err(db_err)?;
         replace_assignment(txn, id, spec.assignment()).await?;
-        emit(txn, changed(id), now).await?;
+        emit(txn, changed(id), ACTOR, now).await?;
         record_in(txn, now, ACTOR, "application.create", &id.to_string()).await?;
         Ok(Application {
             id,

@@ -98,6 +98,11 @@ pub(crate) fn db_err(err: DbErr) -> Error {
     }
 }
 
+/// True when the error is a uniqueness violation.
+pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
+    database_error(err).is_some_and(|db| db.kind() == ErrorKind::UniqueViolation)
+}
+
 /// True when the error is a foreign key violation (a referenced row vanished).
 pub(crate) fn is_foreign_key_violation(err: &DbErr) -> bool {
     database_error(err).is_some_and(|db| db.kind() == ErrorKind::ForeignKeyViolation)

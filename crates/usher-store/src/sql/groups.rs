@@ -8,8 +8,8 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 use usher_core::{
-    Error, Group, GroupChange, GroupId, GroupUpdate, LifecycleEvent, NewGroup, Page, PageRequest,
-    Result, UserId,
+    Error, Group, GroupChange, GroupId, GroupSnapshot, GroupUpdate, LifecycleEvent, NewGroup, Page,
+    PageRequest, Result, SYSTEM_ACTOR, UserId,
 };
 use uuid::Uuid;
 
@@ -44,19 +44,16 @@ impl SqlStore {
             version: 1,
             provisioned_by: new.provisioned_by,
         };
+        let by = actor.unwrap_or(SYSTEM_ACTOR);
         let txn = self.begin().await?;
         let result = async {
             groups::Entity::insert(to_active_model(&group))
                 .exec_without_returning(&txn)
                 .await
                 .map_err(db_err)?;
-            emit(
-                &txn,
-                LifecycleEvent::GroupChanged { group_id: group.id },
-                now,
-            )
-            .await?;
-            add_members(&txn, group.id, members, now).await?;
+            let event = LifecycleEvent::GroupCreated { group_id: group.id };
+            emit(&txn, event, by, now).await?;
+            add_members(&txn, group.id, members, by, now).await?;
             if let Some(actor) = actor {
                 record_in(&txn, now, actor, "group.create", &group.id.to_string()).await?;
             }
@@ -106,7 +103,8 @@ impl SqlStore {
             model.created_at = Unchanged(old.created_at);
             model.provisioned_by = Unchanged(old.provisioned_by.clone());
             model.update(&txn).await.map_err(db_err)?;
-            emit(&txn, LifecycleEvent::GroupChanged { group_id: id }, now).await?;
+            let event = LifecycleEvent::GroupUpdated { group_id: id };
+            emit(&txn, event, SYSTEM_ACTOR, now).await?;
             Ok(new)
         }
         .await;
@@ -120,6 +118,7 @@ impl SqlStore {
         actor: Option<&str>,
     ) -> Result<()> {
         let now = self.now();
+        let by = actor.unwrap_or(SYSTEM_ACTOR);
         let txn = self.begin().await?;
         let result = async {
             // Locking the group first blocks concurrent add_member (its foreign key
@@ -145,9 +144,13 @@ impl SqlStore {
                     group_id: id,
                     user_id: UserId(user),
                 };
-                emit(&txn, event, now).await?;
+                emit(&txn, event, by, now).await?;
             }
-            emit(&txn, LifecycleEvent::GroupChanged { group_id: id }, now).await?;
+            let event = LifecycleEvent::GroupDeleted {
+                group_id: id,
+                snapshot: GroupSnapshot::from(&old),
+            };
+            emit(&txn, event, by, now).await?;
             if let Some(actor) = actor {
                 record_in(&txn, now, actor, "group.delete", &id.to_string()).await?;
             }
@@ -166,6 +169,7 @@ impl SqlStore {
     ) -> Result<Group> {
         change.update.validate()?;
         let now = self.now();
+        let by = actor.unwrap_or(SYSTEM_ACTOR);
         let txn = self.begin().await?;
         let result = async {
             // The row lock serializes writers of one group: two PATCHes adding
@@ -175,7 +179,7 @@ impl SqlStore {
             let mut new = old.clone();
             change.update.apply_to(&mut new);
             let fields_changed = new != old;
-            let added = add_members(&txn, id, &change.add, now).await?;
+            let added = add_members(&txn, id, &change.add, by, now).await?;
             let mut removed = 0;
             for user in dedup(&change.remove) {
                 let deleted = group_members::Entity::delete_many()
@@ -190,7 +194,7 @@ impl SqlStore {
                         group_id: id,
                         user_id: user,
                     };
-                    emit(&txn, event, now).await?;
+                    emit(&txn, event, by, now).await?;
                 }
             }
             if !fields_changed && added == 0 && removed == 0 {
@@ -204,7 +208,8 @@ impl SqlStore {
             model.provisioned_by = Unchanged(old.provisioned_by.clone());
             model.update(&txn).await.map_err(db_err)?;
             if fields_changed {
-                emit(&txn, LifecycleEvent::GroupChanged { group_id: id }, now).await?;
+                let event = LifecycleEvent::GroupUpdated { group_id: id };
+                emit(&txn, event, by, now).await?;
             }
             if let Some(actor) = actor {
                 record_in(&txn, now, actor, "group.update", &id.to_string()).await?;
@@ -245,14 +250,14 @@ impl SqlStore {
     pub(super) async fn add_member_impl(&self, group: GroupId, user: UserId) -> Result<bool> {
         let now = self.now();
         let txn = self.begin().await?;
-        let result = add_member_in(&txn, group, user, now).await;
+        let result = add_member_in(&txn, group, user, SYSTEM_ACTOR, now).await;
         finish(txn, result).await
     }
 
     pub(super) async fn remove_member_impl(&self, group: GroupId, user: UserId) -> Result<bool> {
         let now = self.now();
         let txn = self.begin().await?;
-        let result = remove_member_in(&txn, group, user, now).await;
+        let result = remove_member_in(&txn, group, user, SYSTEM_ACTOR, now).await;
         finish(txn, result).await
     }
 
@@ -306,6 +311,7 @@ pub(crate) async fn add_member_in(
     txn: &impl ConnectionTrait,
     group: GroupId,
     user: UserId,
+    actor: &str,
     now: OffsetDateTime,
 ) -> Result<bool> {
     require_group(txn, group).await?;
@@ -338,7 +344,7 @@ pub(crate) async fn add_member_in(
         group_id: group,
         user_id: user,
     };
-    emit(txn, event, now).await?;
+    emit(txn, event, actor, now).await?;
     bump_version(txn, group, now).await?;
     Ok(true)
 }
@@ -348,6 +354,7 @@ pub(crate) async fn remove_member_in(
     txn: &impl ConnectionTrait,
     group: GroupId,
     user: UserId,
+    actor: &str,
     now: OffsetDateTime,
 ) -> Result<bool> {
     require_group(txn, group).await?;
@@ -365,9 +372,38 @@ pub(crate) async fn remove_member_in(
         group_id: group,
         user_id: user,
     };
-    emit(txn, event, now).await?;
+    emit(txn, event, actor, now).await?;
     bump_version(txn, group, now).await?;
     Ok(true)
+}
+
+/// Before a user's delete: one `MembershipRemoved` per group it is in, in group id
+/// order, and each group's version moved (its member list, part of its SCIM
+/// ETag, is about to change). The rows themselves go with the user's.
+pub(crate) async fn announce_leaving_groups(
+    txn: &impl ConnectionTrait,
+    user: UserId,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let group_ids: Vec<Uuid> = group_members::Entity::find()
+        .select_only()
+        .column(group_members::Column::GroupId)
+        .filter(group_members::Column::UserId.eq(user.0))
+        .order_by_asc(group_members::Column::GroupId)
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(db_err)?;
+    for group in group_ids.into_iter().map(GroupId) {
+        let event = LifecycleEvent::MembershipRemoved {
+            group_id: group,
+            user_id: user,
+        };
+        emit(txn, event, actor, now).await?;
+        bump_version(txn, group, now).await?;
+    }
+    Ok(())
 }
 
 /// The group named `name` (case-insensitively), created with its event when
@@ -375,6 +411,7 @@ pub(crate) async fn remove_member_in(
 pub(crate) async fn ensure_group(
     txn: &impl ConnectionTrait,
     name: &str,
+    actor: &str,
     now: OffsetDateTime,
 ) -> Result<GroupId> {
     let new = NewGroup::named(name);
@@ -401,12 +438,8 @@ pub(crate) async fn ensure_group(
         .exec_without_returning(txn)
         .await
         .map_err(db_err)?;
-    emit(
-        txn,
-        LifecycleEvent::GroupChanged { group_id: group.id },
-        now,
-    )
-    .await?;
+    let event = LifecycleEvent::GroupCreated { group_id: group.id };
+    emit(txn, event, actor, now).await?;
     Ok(group.id)
 }
 
@@ -467,6 +500,7 @@ async fn add_members(
     conn: &impl ConnectionTrait,
     group: GroupId,
     users_to_add: &[UserId],
+    actor: &str,
     now: time::OffsetDateTime,
 ) -> Result<usize> {
     let wanted = dedup(users_to_add);
@@ -513,7 +547,7 @@ async fn add_members(
                 group_id: group,
                 user_id: user,
             };
-            emit(conn, event, now).await?;
+            emit(conn, event, actor, now).await?;
         }
     }
     Ok(added)

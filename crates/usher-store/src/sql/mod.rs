@@ -1,6 +1,7 @@
-//! The SQL storage: the directory, registry, applications, outbox, audit log, durable grants
-//! (consents, refresh-token families) and key store on
-//! SQLite and PostgreSQL, through sea-orm.
+//! The SQL storage: the directory, registry, applications, outbox, audit log,
+//! durable grants (consents, refresh-token families), key store and the outbound
+//! provisioning queue (jobs, remote mapping, outbound report, leases) on SQLite
+//! and PostgreSQL, through sea-orm.
 //!
 //! Every directory change and its lifecycle event are written in one transaction
 //! (on SQLite a `BEGIN IMMEDIATE` one, so two writers queue on the busy timeout
@@ -19,18 +20,23 @@ mod directory;
 mod entities;
 mod errors;
 mod groups;
+mod jobs;
 mod keys;
+mod leases;
 mod links;
+mod objects;
 mod outbox;
 mod provision;
 mod query;
 mod refresh_tokens;
 mod registry;
+mod remote_objects;
 mod scim_clients;
 mod sealing;
 mod store;
 mod timestamps;
 mod users;
+mod wakeups;
 
 pub use database::{Database, PoolStatus};
 pub use keys::SqlKeyStore;

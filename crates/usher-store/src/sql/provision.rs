@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use time::OffsetDateTime;
 use usher_core::jit::{JitOutcome, NewReportEntry, PlanAction, ReportEntry, ReportQuery};
 use usher_core::ports::{Provision, ProvisioningReport};
-use usher_core::{Error, PageRequest, Result, UpstreamId, User, UserId, UserUpdate};
+use usher_core::{Error, PageRequest, Result, UpstreamId, User, UserId, UserUpdate, jit_actor};
 
 use super::SqlStore;
 use super::entities::{provisioning_report, users};
@@ -52,6 +52,7 @@ async fn provision_in(
         client_ip,
     } = request;
     let nothing = plan.changes_nothing();
+    let actor = &jit_actor(&upstream);
     let (user, outcome, update) = match plan.action {
         PlanAction::Create(new) => {
             new.validate()?;
@@ -70,7 +71,7 @@ async fn provision_in(
                 version: 1,
                 provisioned_by: None,
             };
-            let user = insert_user(txn, user, now).await?;
+            let user = insert_user(txn, user, actor, now).await?;
             insert_link(txn, &upstream, &subject, user.id, now).await?;
             (user.id, JitOutcome::Created, UserUpdate::default())
         }
@@ -99,18 +100,18 @@ async fn provision_in(
     };
     if update != UserUpdate::default() {
         update.validate()?;
-        update_user_in(txn, user, update, None, now).await?;
+        update_user_in(txn, user, update, None, actor, now).await?;
     }
     let mut changes = Vec::new();
     for name in &plan.add_groups {
-        let group = ensure_group(txn, name, now).await?;
-        if add_member_in(txn, group, user, now).await? {
+        let group = ensure_group(txn, name, actor, now).await?;
+        if add_member_in(txn, group, user, actor, now).await? {
             changes.push(format!("+{name}"));
         }
     }
     for name in &plan.remove_groups {
         if let Some(group) = find_group_id(txn, name).await?
-            && remove_member_in(txn, group, user, now).await?
+            && remove_member_in(txn, group, user, actor, now).await?
         {
             changes.push(format!("-{name}"));
         }
@@ -145,7 +146,8 @@ async fn lock_active(txn: &impl ConnectionTrait, user: UserId) -> Result<bool> {
     Ok(row.is_some_and(|r| r.active))
 }
 
-fn cut(mut s: String, max: usize) -> String {
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(super) fn cut(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {

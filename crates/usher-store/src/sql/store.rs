@@ -16,7 +16,8 @@ use super::timestamps;
 use super::{Database, MasterKey};
 
 /// Implements the core's `Directory`, `Registry`, `Applications`, `Outbox`,
-/// `AuditLog`, `Consents` and `RefreshTokens` ports on SQL. Cheap to clone.
+/// `AuditLog`, `Consents`, `RefreshTokens`, `Jobs`, `RemoteObjects` and `Leases`
+/// ports on SQL. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Database,

@@ -10,8 +10,8 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use usher_core::{
-    Email, Error, LifecycleEvent, NewUser, Page, PageRequest, Result, User, UserId, UserUpdate,
-    normalize_email,
+    Email, Error, LifecycleEvent, NewUser, Page, PageRequest, Result, SYSTEM_ACTOR, User, UserId,
+    UserSnapshot, UserUpdate, normalize_email,
 };
 use uuid::Uuid;
 
@@ -19,6 +19,7 @@ use super::SqlStore;
 use super::audit::record_in;
 use super::entities::{user_emails, users};
 use super::errors::db_err;
+use super::groups::announce_leaving_groups;
 use super::outbox::emit;
 use super::store::finish;
 
@@ -49,7 +50,7 @@ impl SqlStore {
         };
         let txn = self.begin().await?;
         let result = async {
-            let user = insert_user(&txn, user, now).await?;
+            let user = insert_user(&txn, user, actor.unwrap_or(SYSTEM_ACTOR), now).await?;
             if let Some(actor) = actor {
                 record_in(&txn, now, actor, "user.create", &user.id.to_string()).await?;
             }
@@ -104,7 +105,8 @@ impl SqlStore {
         let now = self.now();
         let txn = self.begin().await?;
         let result = async {
-            let (old, new) = update_user_in(&txn, id, update, if_version, now).await?;
+            let by = actor.unwrap_or(SYSTEM_ACTOR);
+            let (old, new) = update_user_in(&txn, id, update, if_version, by, now).await?;
             if let Some(actor) = actor
                 && old.version != new.version
             {
@@ -130,29 +132,36 @@ impl SqlStore {
         let now = self.now();
         let txn = self.begin().await?;
         let result = async {
-            if let Some(expected) = if_version {
-                let row = users::Entity::find_by_id(id.0)
-                    .lock_exclusive()
-                    .one(&txn)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or(Error::not_found("user"))?;
-                if row.version != expected {
-                    return Err(Error::VersionMismatch {
-                        entity: "user",
-                        current: row.version,
-                    });
-                }
+            // Locking the user first blocks concurrent add_member (its foreign key
+            // check needs a share lock on this row), so no membership appears
+            // unannounced between the read below and the delete.
+            let row = users::Entity::find_by_id(id.0)
+                .lock_exclusive()
+                .one(&txn)
+                .await
+                .map_err(db_err)?
+                .ok_or(Error::not_found("user"))?;
+            if let Some(expected) = if_version
+                && row.version != expected
+            {
+                return Err(Error::VersionMismatch {
+                    entity: "user",
+                    current: row.version,
+                });
             }
+            let snapshot = UserSnapshot::from(&load_user(&txn, row).await?);
+            let by = actor.unwrap_or(SYSTEM_ACTOR);
+            announce_leaving_groups(&txn, id, by, now).await?;
             // Emails, memberships and links go by ON DELETE CASCADE.
-            let deleted = users::Entity::delete_by_id(id.0)
+            users::Entity::delete_by_id(id.0)
                 .exec(&txn)
                 .await
                 .map_err(db_err)?;
-            if deleted.rows_affected == 0 {
-                return Err(Error::not_found("user"));
-            }
-            emit(&txn, LifecycleEvent::UserDeleted { user_id: id }, now).await?;
+            let event = LifecycleEvent::UserDeleted {
+                user_id: id,
+                snapshot,
+            };
+            emit(&txn, event, by, now).await?;
             if let Some(actor) = actor {
                 record_in(&txn, now, actor, "user.delete", &id.to_string()).await?;
             }
@@ -184,6 +193,7 @@ impl SqlStore {
 pub(crate) async fn insert_user(
     txn: &impl ConnectionTrait,
     user: User,
+    actor: &str,
     now: OffsetDateTime,
 ) -> Result<User> {
     users::Entity::insert(to_active_model(&user))
@@ -191,7 +201,13 @@ pub(crate) async fn insert_user(
         .await
         .map_err(db_err)?;
     insert_emails(txn, user.id, &user.emails).await?;
-    emit(txn, LifecycleEvent::UserCreated { user_id: user.id }, now).await?;
+    emit(
+        txn,
+        LifecycleEvent::UserCreated { user_id: user.id },
+        actor,
+        now,
+    )
+    .await?;
     Ok(user)
 }
 
@@ -203,6 +219,7 @@ pub(crate) async fn update_user_in(
     id: UserId,
     update: UserUpdate,
     if_version: Option<i64>,
+    actor: &str,
     now: OffsetDateTime,
 ) -> Result<(User, User)> {
     // FOR UPDATE on PostgreSQL: two concurrent updates must not both compute
@@ -249,13 +266,13 @@ pub(crate) async fn update_user_in(
     // reactivate before updating, update before deactivating.
     let user_id = id;
     if flipped && new.active {
-        emit(txn, LifecycleEvent::UserReactivated { user_id }, now).await?;
+        emit(txn, LifecycleEvent::UserReactivated { user_id }, actor, now).await?;
     }
     if changed {
-        emit(txn, LifecycleEvent::UserUpdated { user_id }, now).await?;
+        emit(txn, LifecycleEvent::UserUpdated { user_id }, actor, now).await?;
     }
     if flipped && !new.active {
-        emit(txn, LifecycleEvent::UserDeactivated { user_id }, now).await?;
+        emit(txn, LifecycleEvent::UserDeactivated { user_id }, actor, now).await?;
     }
     Ok((old, new))
 }

@@ -1,7 +1,7 @@
 //! Groups, memberships, identity links and the outbox.
 
 use time::Duration;
-use usher_core::ports::{Directory, Outbox};
+use usher_core::ports::{Directory, Outbox, OutboxRow};
 use usher_core::{
     Error, GroupUpdate, LifecycleEvent, NewGroup, NewIdentityLink, NewUser, PageRequest, UniqueKey,
     UpstreamId, UserId,
@@ -119,7 +119,7 @@ pub async fn groups_and_memberships(db: Database) {
     assert_eq!(renamed.name, "Platform");
     assert_eq!(
         take_events(&store).await,
-        [LifecycleEvent::GroupChanged { group_id: group.id }]
+        [LifecycleEvent::GroupUpdated { group_id: group.id }]
     );
     store.update_group(group.id, rename).await.expect("no-op");
     assert!(take_events(&store).await.is_empty());
@@ -181,7 +181,10 @@ pub async fn delete_group_announces_each_member(db: Database) {
             user_id,
         })
         .collect();
-    expected.push(LifecycleEvent::GroupChanged { group_id: group.id });
+    expected.push(LifecycleEvent::GroupDeleted {
+        group_id: group.id,
+        snapshot: usher_core::GroupSnapshot::from(&group),
+    });
     assert_eq!(take_events(&store).await, expected);
     assert!(matches!(
         store.get_group(group.id).await,
@@ -344,4 +347,48 @@ pub async fn outbox_order_and_mark_processed(db: Database) {
     assert_eq!(left, [events[0].id, events[2].id, events[3].id]);
     assert_eq!(take_events(&store).await.len(), 3);
     assert!(store.unprocessed(0, 100).await.expect("read").is_empty());
+}
+
+/// A row no usher can read (a hand-edited payload) fails `unprocessed`, but the
+/// tolerant read names it by id among the readable ones, so the planner can mark
+/// it and go on instead of stopping at it forever.
+pub async fn an_unreadable_outbox_row_is_named_not_fatal(db: Database) {
+    let store = db.store();
+    store.create_user(NewUser::named("a")).await.expect("user");
+    let second = store.create_user(NewUser::named("b")).await.expect("user");
+    let rows = store.unprocessed_rows(0, 10).await.expect("read");
+    let bad = rows[0].id();
+    super::harness::raw_execute(
+        &db,
+        &format!(
+            "UPDATE outbox_events SET payload = '{{\"type\": \"no_such_event\"}}' WHERE id = {bad}"
+        ),
+    )
+    .await;
+    assert!(
+        store.unprocessed(0, 10).await.is_err(),
+        "the strict read fails"
+    );
+    let rows = store
+        .unprocessed_rows(0, 10)
+        .await
+        .expect("the tolerant read does not");
+    match &rows[..] {
+        [OutboxRow::Unreadable(u), OutboxRow::Event(e)] => {
+            assert_eq!(u.id, bad);
+            assert!(!u.newer);
+            assert!(u.reason.contains(&bad.to_string()), "{}", u.reason);
+            assert_eq!(e.event, LifecycleEvent::UserCreated { user_id: second.id });
+        }
+        other => panic!("expected the bad row then the good one: {other:?}"),
+    }
+    store.mark_processed(&[bad]).await.expect("marks");
+    assert_eq!(
+        store
+            .unprocessed(0, 10)
+            .await
+            .expect("readable again")
+            .len(),
+        1
+    );
 }

@@ -26,13 +26,31 @@ where
     F: FnOnce(Database) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    sqlite(migrate, |_, db| test(db)).await;
+}
+
+/// Runs `test` on a migrated SQLite database in a new temporary file, with its URL
+/// (for tests that open a second pool on the same database).
+pub async fn on_sqlite_at<F, Fut>(test: F)
+where
+    F: FnOnce(String, Database) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    sqlite(true, test).await;
+}
+
+async fn sqlite<F, Fut>(migrate: bool, test: F)
+where
+    F: FnOnce(String, Database) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let path = std::env::temp_dir().join(format!("usher-test-{}.db", uuid::Uuid::new_v4()));
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let db = Database::connect(&url).await.expect("SQLite opens");
     if migrate {
         db.migrate().await.expect("migrations run");
     }
-    let outcome = tokio::spawn(test(db)).await;
+    let outcome = tokio::spawn(test(url, db)).await;
     remove_sqlite_files(&path);
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
@@ -62,6 +80,24 @@ where
     F: FnOnce(Database) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    postgres(migrate, |_, db| test(db)).await;
+}
+
+/// Runs `test` on a migrated, fresh PostgreSQL database, with its URL (for tests
+/// that open a second pool on the same database).
+pub async fn on_postgres_at<F, Fut>(test: F)
+where
+    F: FnOnce(String, Database) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    postgres(true, test).await;
+}
+
+async fn postgres<F, Fut>(migrate: bool, test: F)
+where
+    F: FnOnce(String, Database) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
         if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
             panic!(
@@ -88,13 +124,12 @@ where
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
         .expect("test database created");
-    let db = Database::connect(&with_database(&admin_url, &name))
-        .await
-        .expect("test database opens");
+    let url = with_database(&admin_url, &name);
+    let db = Database::connect(&url).await.expect("test database opens");
     if migrate {
         db.migrate().await.expect("migrations run");
     }
-    let outcome = tokio::spawn(test(db)).await;
+    let outcome = tokio::spawn(test(url, db)).await;
     // FORCE (PostgreSQL 13+) closes the pool's connections still open in this process.
     let dropped = admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

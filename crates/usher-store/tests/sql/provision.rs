@@ -71,7 +71,7 @@ pub async fn provisioning_creates_user_link_groups_report_and_events_together(db
                 group_id: staff.id,
                 user_id: user.id
             },
-            LifecycleEvent::GroupChanged {
+            LifecycleEvent::GroupCreated {
                 group_id: engineering.id
             },
             LifecycleEvent::MembershipAdded {

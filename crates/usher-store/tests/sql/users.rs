@@ -317,7 +317,16 @@ pub async fn delete_user_cascades(db: Database) {
     store.delete_user(user.id).await.expect("deleted");
     assert_eq!(
         take_events(&store).await,
-        [LifecycleEvent::UserDeleted { user_id: user.id }]
+        [
+            LifecycleEvent::MembershipRemoved {
+                group_id: group.id,
+                user_id: user.id
+            },
+            LifecycleEvent::UserDeleted {
+                user_id: user.id,
+                snapshot: usher_core::UserSnapshot::from(&user),
+            }
+        ]
     );
     assert!(matches!(
         store.get_user(user.id).await,

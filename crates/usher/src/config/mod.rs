@@ -6,6 +6,7 @@
 //! are errors that name the file, the key and what is expected.
 
 mod accounts;
+mod apps;
 mod link_by_external_id;
 mod load;
 mod oidc;
@@ -25,6 +26,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::{PasswordSource, PasswordsConfig, SessionsConfig, ThrottleConfig, UserConfig};
+pub use apps::{AppConfig, StartError as AppStartError, declared_apps};
 pub use link_by_external_id::check_scim_clients;
 pub use load::load;
 pub use oidc::OidcConfig;
@@ -70,6 +72,8 @@ pub struct Config {
     pub upstreams: Vec<UpstreamConfig>,
     /// The SCIM service and its clients.
     pub scim: ScimConfig,
+    /// `[[apps]]`: applications (sign-in side, provisioning side, assignment).
+    pub apps: Vec<AppConfig>,
 }
 
 impl Default for Config {
@@ -90,6 +94,7 @@ impl Default for Config {
             saml: SamlConfig::default(),
             upstreams: Vec::new(),
             scim: ScimConfig::default(),
+            apps: Vec::new(),
         }
     }
 }

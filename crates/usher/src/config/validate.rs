@@ -93,6 +93,7 @@ impl Config {
         super::oidc_upstreams(&self.upstreams)?;
         super::saml_upstreams(&self.upstreams, &self.server.public_url)?;
         self.validate_allowed_upstreams()?;
+        super::declared_apps(self)?;
         Ok(())
     }
 

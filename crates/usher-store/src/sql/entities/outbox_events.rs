@@ -14,6 +14,15 @@ pub struct Model {
     pub payload: Json,
     pub occurred_at: OffsetDateTime,
     pub processed_at: Option<OffsetDateTime>,
+    /// `Subject::kind()`; NULL only on rows from before subjects whose payload
+    /// named none.
+    pub subject_kind: Option<String>,
+    /// `Subject::id()`.
+    pub subject_id: Option<Uuid>,
+    /// Who made the change.
+    pub actor: String,
+    /// `usher_core::SCHEMA_VERSION` when written.
+    pub schema_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
