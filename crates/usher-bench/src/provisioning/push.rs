@@ -16,6 +16,9 @@ use crate::{cpu, memory};
 /// (a retried create).
 const GRACE: Duration = Duration::from_secs(2);
 
+/// Issue 11's goal: 10,000 users created within 20 s with usher on one core.
+const GOAL: (usize, Duration) = (10_000, Duration::from_secs(20));
+
 /// How often scim2-server is asked how many accounts it holds.
 const PEER_POLL: Duration = Duration::from_millis(250);
 
@@ -98,6 +101,7 @@ async fn on_sink(opts: &Options, scratch: &Scratch, storage: &str) -> anyhow::Re
             "{} creates refused with 409, {} repeated externalIds",
             stats.conflicts, stats.repeated_creates
         ),
+        goal: n == GOAL.0,
     });
     let per_user = stats.requests() as f64 / n.max(1) as f64;
     let by_op: Vec<String> = stats
@@ -162,6 +166,7 @@ async fn on_peer(
             "accounts beyond one per externalId; the end is seen by polling every {} ms",
             PEER_POLL.as_millis()
         ),
+        goal: false,
     });
     drop(assigned);
     anyhow::ensure!(
@@ -185,6 +190,8 @@ struct Figures {
     pinned: bool,
     duplicates: u64,
     duplicates_detail: String,
+    /// Whether the issue's goal applies (the sink, at its user count).
+    goal: bool,
 }
 
 fn print(f: &Figures) {
@@ -200,8 +207,15 @@ fn print(f: &Figures) {
         "  window: {secs:.2} s from the restart (ready after {:.2} s) to the last create; {cores}",
         f.ready_after.as_secs_f64()
     );
+    let goal = if !f.goal {
+        String::new()
+    } else if f.created >= f.n && f.window <= GOAL.1 {
+        format!(" (goal: within {} s, met)", GOAL.1.as_secs())
+    } else {
+        format!(" (goal: within {} s, missed)", GOAL.1.as_secs())
+    };
     println!(
-        "  creates: {} of {} ({:.0}/s)",
+        "  creates: {} of {} ({:.0}/s){goal}",
         f.created,
         f.n,
         if secs > 0.0 {
