@@ -129,3 +129,14 @@ fn prepare_sqlite_directory(url: &str) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// The SQL store with the master key when one is configured or generated, for the
+/// commands that read applications (their connector settings are sealed under it;
+/// without the key, reading one says to configure it).
+pub async fn open_store(config: &Config) -> anyhow::Result<usher_store::SqlStore> {
+    let store = open_database(config).await?.store();
+    Ok(match crate::master_key::resolve(config) {
+        Ok(master) => store.with_master_key(master),
+        Err(_) => store,
+    })
+}

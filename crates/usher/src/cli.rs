@@ -58,15 +58,34 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// The provisioning report: every JIT decision of federated sign-ins
-    /// (created, updated, linked, signed_in, denied and why), oldest first.
+    /// Outbound provisioning: test an app's connection, see its queue, retry,
+    /// resynchronise.
+    Provisioning {
+        /// What to do.
+        #[command(subcommand)]
+        command: ProvisioningCommand,
+    },
+    /// The provisioning report, oldest first: inbound rows (every JIT decision of
+    /// federated sign-ins: created, updated, linked, signed_in, denied and why)
+    /// and outbound rows (every attempt to create, update, deactivate or delete an
+    /// account or group in an app, with its result and the app's answer).
     Report {
-        /// Only rows about this user (username or user id).
+        /// Only rows about this user (username, email or user id).
         #[arg(long)]
         user: Option<String>,
-        /// Only rows about this upstream (its id).
+        /// Only inbound rows about this upstream (its id).
         #[arg(long)]
         upstream: Option<String>,
+        /// Only outbound rows about this application (its name).
+        #[arg(long)]
+        app: Option<String>,
+        /// Only rows of this direction.
+        #[arg(long)]
+        direction: Option<Direction>,
+        /// Only rows with this result (inbound: created, updated, linked,
+        /// signed_in, denied; outbound: success, no_change, retry, failed, skipped).
+        #[arg(long)]
+        result: Option<String>,
         /// From this time on: RFC 3339 (2026-11-22T10:00:00Z), a date
         /// (2026-11-22, midnight UTC) or an age (30m, 24h, 7d).
         #[arg(long, value_name = "TIME")]
@@ -77,9 +96,67 @@ pub enum Command {
         /// At most this many rows.
         #[arg(long, default_value_t = 100)]
         limit: u32,
-        /// One JSON object per line instead of a table.
-        #[arg(long)]
+        /// Output format.
+        #[arg(long, default_value = "table")]
+        format: ReportFormat,
+        /// Same as `--format json` (kept for scripts).
+        #[arg(long, hide = true)]
         json: bool,
+    },
+}
+
+/// Which side of usher a report row is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Direction {
+    /// Into usher: JIT at federated sign-in.
+    Inbound,
+    /// Out of usher: accounts and groups pushed into apps.
+    Outbound,
+}
+
+/// How `usher report` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object per line.
+    Json,
+    /// RFC 4180 CSV with a header row, for spreadsheets.
+    Csv,
+}
+
+/// `usher provisioning ...`
+#[derive(Debug, Subcommand)]
+pub enum ProvisioningCommand {
+    /// Check the app's connector: the target answers and accepts the credentials.
+    /// Changes nothing.
+    Test {
+        /// The application's name.
+        #[arg(long)]
+        app: String,
+    },
+    /// Queued, in-flight and parked jobs, the last success and the last error,
+    /// per app.
+    Status {
+        /// Only this application.
+        #[arg(long)]
+        app: Option<String>,
+    },
+    /// Run the app's waiting jobs now instead of at their backoff time.
+    Retry {
+        /// The application's name.
+        #[arg(long)]
+        app: String,
+        /// Also give parked jobs a fresh set of attempts.
+        #[arg(long)]
+        parked: bool,
+    },
+    /// Recompute the desired state of everyone assigned to the app (and everyone
+    /// it holds an account for) and push the differences.
+    Sync {
+        /// The application's name.
+        #[arg(long)]
+        app: String,
     },
 }
 
@@ -134,6 +211,24 @@ pub enum UsersCommand {
     },
     /// Set a local account's password, read from the first line of standard input.
     SetPassword {
+        /// Login name.
+        username: String,
+    },
+    /// Deactivate a user: end every session and refresh token, tell the OIDC apps
+    /// (back-channel logout) and deprovision the account in every app. Durable:
+    /// what cannot be done now is retried until it is.
+    Deactivate {
+        /// Login name.
+        username: String,
+    },
+    /// Let a deactivated user back in; apps reactivate the same accounts.
+    Reactivate {
+        /// Login name.
+        username: String,
+    },
+    /// The user's state in usher and in every app: account state, whether a
+    /// change is still on its way, and how long the last one took to reach it.
+    Status {
         /// Login name.
         username: String,
     },

@@ -9,6 +9,7 @@ use usher_core::ports::{AppGate, Clock, LogoutListener, ScimClients, SystemClock
 use usher_core::{AssignmentGate, Interactions, PendingBudget, SessionPolicy, Sessions};
 use usher_oidc::upstream::{RpDeps, RpSettings, RpState};
 use usher_oidc::{OidcDeps, OidcSettings, OidcState};
+use usher_provisioning::{FirstSignInGate, SessionsEnder};
 use usher_saml::{SamlDeps, SamlSettings, SamlSpDeps, SamlSpState, SamlState};
 use usher_web::{
     Federation, PasswordHasher, ThrottlePolicy, UpstreamLogout, WebDeps, WebSettings, WebState,
@@ -34,6 +35,9 @@ pub struct Frontends {
     pub saml_sp: usher_saml::SamlSpData,
     /// The SCIM service.
     pub scim: usher_scim::ScimData,
+    /// Outbound provisioning's loops, once started (stopped at shutdown so their
+    /// leases go back at once).
+    pub provisioning: Arc<std::sync::Mutex<Option<usher_provisioning::Handle>>>,
 }
 
 impl Frontends {
@@ -46,6 +50,7 @@ impl Frontends {
             rp: web::Data::new(OnceLock::new()),
             saml_sp: web::Data::new(OnceLock::new()),
             scim: web::Data::new(OnceLock::new()),
+            provisioning: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -53,18 +58,23 @@ impl Frontends {
     /// declared in the configuration in line, and fills the slots.
     pub async fn open(&self, config: &Config, backends: &Backends) -> usher_core::Result<()> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = Arc::new(backends.database.store());
-        let hasher = Arc::new(hasher(config));
-        accounts::sync(&config.users, &*store, &*store, &hasher).await?;
         // Applications' connector settings are sealed under the master key.
-        let applications = Arc::new(
+        let store = Arc::new(
             backends
                 .database
                 .store()
                 .with_master_key(backends.master.clone()),
         );
-        apps::sync(config, &*store, &*applications).await?;
-        let gate: Arc<dyn AppGate> = Arc::new(AssignmentGate::new(applications));
+        let hasher = Arc::new(hasher(config));
+        accounts::sync(&config.users, &*store, &*store, &hasher).await?;
+        apps::sync(config, &*store, &*store).await?;
+        let gate: Arc<dyn AppGate> = Arc::new(FirstSignInGate::new(
+            AssignmentGate::new(store.clone()),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+        ));
 
         let sessions = Sessions::new(
             backends.ephemeral.clone(),
@@ -229,6 +239,14 @@ impl Frontends {
                 clock: clock.clone(),
             },
         ));
+        let provisioning = crate::provisioning::start(
+            config,
+            &backends.database,
+            &store,
+            SessionsEnder::new(sessions.clone(), vec![backchannel.clone()]),
+        )
+        .map_err(|e| usher_core::Error::Invalid(e.to_string()))?;
+        *self.provisioning.lock().unwrap_or_else(|p| p.into_inner()) = Some(provisioning);
         let pages = WebState::new(
             WebSettings {
                 public_url: config.server.public_url.clone(),

@@ -12,6 +12,7 @@ mod frontends;
 mod logging;
 mod master_key;
 mod metadata_refresh;
+mod provisioning;
 mod purge;
 mod server;
 

@@ -8,6 +8,7 @@ mod deploy;
 mod federation;
 mod federation_saml;
 mod oidc;
+mod provisioning;
 mod saml;
 mod saml_metadata;
 mod saml_metadata_trust;

@@ -31,7 +31,7 @@ use crate::{Desired, SessionEnder};
 /// The lease the planning instance holds.
 pub const PLANNER_LEASE: &str = "planner";
 /// How long it holds it without renewing (each round renews).
-const LEASE_TTL: Duration = Duration::from_secs(30);
+const LEASE_TTL: Duration = Duration::from_secs(10);
 /// Outbox rows read per round.
 const BATCH: u32 = 500;
 /// Jobs per enqueue call in a full sync (each call is one transaction).

@@ -4,11 +4,9 @@
 //! cannot see yet. SQLite is one process's file: there is nobody else to wake, and
 //! the senders' bounded polling covers every case anyway.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend};
-use tokio::sync::Notify;
 use usher_core::Result;
 
 use super::Database;
@@ -30,10 +28,13 @@ pub(crate) async fn notify_in(conn: &impl ConnectionTrait) -> Result<()> {
 
 impl Database {
     /// On PostgreSQL, a task that listens for the wake-ups every instance's
-    /// planner sends and calls `wake.notify_one()` for each; it reconnects after an
-    /// error (waking once, since notifications may have been missed meanwhile).
-    /// `None` on SQLite.
-    pub fn listen_for_jobs(&self, wake: Arc<Notify>) -> Option<tokio::task::JoinHandle<()>> {
+    /// planner sends and calls `wake` for each; it reconnects after an error
+    /// (waking once, since notifications may have been missed meanwhile). `None`
+    /// on SQLite.
+    pub fn listen_for_jobs(
+        &self,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         if self.conn().get_database_backend() != DatabaseBackend::Postgres {
             return None;
         }
@@ -45,7 +46,7 @@ impl Database {
                     l.listen(CHANNEL).await?;
                     loop {
                         l.recv().await?;
-                        wake.notify_one();
+                        wake();
                     }
                     #[allow(unreachable_code)]
                     Ok::<(), sea_orm::sqlx::Error>(())
@@ -53,7 +54,7 @@ impl Database {
                 if let Err(e) = listener.await {
                     tracing::warn!(error = %e, "provisioning wake-ups: LISTEN lost; polling meanwhile, reconnecting");
                 }
-                wake.notify_one();
+                wake();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }))

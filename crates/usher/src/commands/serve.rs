@@ -53,6 +53,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     let fatal = Arc::new(Mutex::new(None));
+    let provisioning = frontends.provisioning.clone();
     actix_web::rt::spawn(bring_up(
         config,
         master,
@@ -62,6 +63,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         fatal.clone(),
     ));
     server.await?;
+    // The HTTP server has drained; give the provisioning leases back so another
+    // instance takes over at once instead of after they expire.
+    let handle = provisioning
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(handle) = handle {
+        handle.shutdown().await;
+    }
     if let Some(error) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(error);
     }
