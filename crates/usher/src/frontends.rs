@@ -65,6 +65,7 @@ impl Frontends {
                 .store()
                 .with_master_key(backends.master.clone()),
         );
+        let outbox: Arc<dyn usher_core::ports::Outbox> = store.clone();
         let hasher = Arc::new(hasher(config));
         accounts::sync(&config.users, &*store, &*store, &hasher).await?;
         apps::sync(config, &*store, &*store).await?;
@@ -276,6 +277,7 @@ impl Frontends {
             crate::purge::spawn(
                 backends.consents.clone(),
                 backends.refresh_tokens.clone(),
+                (outbox, config.outbox.retention),
                 Arc::new(SystemClock),
             );
         }

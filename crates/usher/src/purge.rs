@@ -1,21 +1,26 @@
-//! Deletes lapsed durable grants (consents, refresh-token families) from SQL on a
-//! schedule. Nothing reads them once expired, so this only bounds the tables;
-//! a missed run costs disk, not correctness.
+//! Deletes lapsed durable grants (consents, refresh-token families) and lifecycle
+//! events processed longer ago than `[outbox] retention` from SQL on a schedule.
+//! Nothing reads them any more, so this only bounds the tables; a missed run costs
+//! disk, not correctness.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use usher_core::ports::{Clock, Consents, RefreshTokens};
+use usher_core::ports::{Clock, Consents, Outbox, RefreshTokens};
 
-/// How often expired grants are deleted.
+/// How often expired grants and old processed events are deleted.
 pub const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs the purge now and then every [`PURGE_EVERY`], for as long as the server runs.
 pub fn spawn(
     consents: Arc<dyn Consents>,
     refresh_tokens: Arc<dyn RefreshTokens>,
+    outbox: (Arc<dyn Outbox>, Duration),
     clock: Arc<dyn Clock>,
 ) {
+    let (outbox, retention) = outbox;
+    // Validated to at most ten years, which always converts.
+    let retention = time::Duration::try_from(retention).unwrap_or(time::Duration::WEEK);
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_EVERY);
         loop {
@@ -34,6 +39,11 @@ pub fn spawn(
                 Err(e) => {
                     tracing::warn!(error = %e, "could not purge expired refresh-token families");
                 }
+            }
+            match outbox.prune_processed(now - retention).await {
+                Ok(n) if n > 0 => tracing::info!(events = n, "pruned processed outbox events"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not prune processed outbox events"),
             }
         }
     });

@@ -61,6 +61,18 @@ fn a_bad_value_names_its_key_and_what_is_expected() {
         "{}",
         stderr(&out)
     );
+
+    for retention in ["\"soon\"", "\"0s\"", "\"4000d\""] {
+        let out = check(&dir, &format!("[outbox]\nretention = {retention}\n"));
+        assert!(!out.status.success(), "{retention}");
+        assert!(
+            stderr(&out).contains("outbox.retention"),
+            "{retention}: {}",
+            stderr(&out)
+        );
+    }
+    let out = check(&dir, "[outbox]\nretention = \"30d\"\n");
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]

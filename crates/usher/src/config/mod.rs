@@ -74,6 +74,8 @@ pub struct Config {
     pub scim: ScimConfig,
     /// `[[apps]]`: applications (sign-in side, provisioning side, assignment).
     pub apps: Vec<AppConfig>,
+    /// How long processed lifecycle events are kept.
+    pub outbox: OutboxConfig,
 }
 
 impl Default for Config {
@@ -95,6 +97,7 @@ impl Default for Config {
             upstreams: Vec::new(),
             scim: ScimConfig::default(),
             apps: Vec::new(),
+            outbox: OutboxConfig::default(),
         }
     }
 }
@@ -202,6 +205,24 @@ impl Default for KeysConfig {
             master_key: None,
             master_key_file: None,
             publish_retired_for: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// How long a lifecycle event is kept once the planner has handled it (for
+    /// looking back at what happened); unhandled events are never pruned.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -86,6 +86,15 @@ impl Config {
                  the tokens they signed expire",
             ));
         }
+        // Zero would prune an event the moment it is handled, leaving nothing to
+        // look back at; past ten years the cut-off date stops being a date.
+        let retention = self.outbox.retention;
+        if retention.is_zero() || retention > std::time::Duration::from_secs(3650 * 24 * 3600) {
+            return Err(ConfigError::invalid(
+                "outbox.retention",
+                "expected a duration from 1s to 3650d, such as \"7d\"",
+            ));
+        }
         self.validate_accounts()?;
         self.oidc.clients()?;
         self.saml.service_providers()?;
