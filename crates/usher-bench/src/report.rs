@@ -18,12 +18,7 @@ pub fn print(
     let mut latencies = run.latencies;
     latencies.sort_unstable();
     let n = latencies.len();
-    let at = |q: f64| {
-        latencies
-            .get(((n as f64 * q) as usize).min(n.saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let at = |q: f64| quantile(&latencies, q);
     let throughput = n as f64 / elapsed.as_secs_f64();
     let cores = if pinned {
         "1 server core (taskset)"
@@ -54,6 +49,16 @@ pub fn print(
             println!("    {message}");
         }
     }
+}
+
+/// The `q` quantile (0 to 1) of `sorted` durations, nearest rank below; zero
+/// when there are none.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    let n = sorted.len();
+    sorted
+        .get(((n as f64 * q) as usize).min(n.saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
 }
 
 fn ms(d: Duration) -> f64 {

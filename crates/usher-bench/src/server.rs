@@ -64,11 +64,74 @@ name = "bench"
 token_file = "scim.token"
 "#;
 
+/// A scratch directory with what every start of usher there shares: the SCIM
+/// client's token, the master key (PostgreSQL) and the database URL. A scenario
+/// that restarts usher keeps one `Scratch` across the starts.
+#[derive(Debug)]
+pub struct Scratch {
+    dir: std::path::PathBuf,
+    database: Option<String>,
+    /// Bearer token of the SCIM client `bench`.
+    pub scim_token: String,
+}
+
+impl Scratch {
+    /// A fresh directory for SQLite in it, or for the PostgreSQL `database` URL.
+    pub fn create(database: Option<&str>) -> anyhow::Result<Self> {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let dir = std::env::temp_dir().join(format!("usher-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        if database.is_some() {
+            // PostgreSQL needs a configured master key (every instance must open
+            // the same signing keys): 32 random bytes in standard base64.
+            let key = URL_SAFE_NO_PAD.decode(usher_core::random::token()?)?;
+            std::fs::write(dir.join("master.key"), STANDARD.encode(key))?;
+        }
+        let scim_token = usher_core::random::token()?;
+        std::fs::write(dir.join("scim.token"), &scim_token)?;
+        Ok(Self {
+            dir,
+            database: database.map(str::to_owned),
+            scim_token,
+        })
+    }
+
+    /// The database usher uses: the PostgreSQL URL, or its SQLite file.
+    pub fn database_url(&self) -> String {
+        self.database.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=ro",
+                self.dir.join("data/usher.db").display()
+            )
+        })
+    }
+
+    fn config(&self, extra: &str) -> anyhow::Result<String> {
+        let mut config = CONFIG.to_owned();
+        if let Some(url) = &self.database {
+            // A JSON string is a valid TOML basic string.
+            let url = serde_json::to_string(url)?;
+            config.push_str(&format!(
+                "\n[database]\nurl = {url}\n\n[keys]\nmaster_key_file = \"master.key\"\n"
+            ));
+        }
+        config.push_str(extra);
+        Ok(config)
+    }
+
+    /// Removes the directory.
+    pub fn remove(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A running usher.
 #[derive(Debug)]
 pub struct Usher {
     child: Child,
-    dir: std::path::PathBuf,
+    /// The scratch directory, when this server alone uses it (removed on stop).
+    owned: Option<Scratch>,
     /// Base URL.
     pub base: String,
     /// Whether the server is pinned to one core.
@@ -81,25 +144,18 @@ impl Usher {
     /// Starts `binary` on a free port, one worker, pinned to CPU 0 when possible,
     /// on SQLite in its scratch directory or on the PostgreSQL `database` URL.
     pub async fn start(binary: &str, database: Option<&str>) -> anyhow::Result<Self> {
-        use base64::Engine;
-        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-        let dir = std::env::temp_dir().join(format!("usher-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let mut config = CONFIG.to_owned();
-        if let Some(url) = database {
-            // PostgreSQL needs a configured master key (every instance must open
-            // the same signing keys): 32 random bytes in standard base64.
-            let key = URL_SAFE_NO_PAD.decode(usher_core::random::token()?)?;
-            std::fs::write(dir.join("master.key"), STANDARD.encode(key))?;
-            // A JSON string is a valid TOML basic string.
-            let url = serde_json::to_string(url)?;
-            config.push_str(&format!(
-                "\n[database]\nurl = {url}\n\n[keys]\nmaster_key_file = \"master.key\"\n"
-            ));
-        }
-        std::fs::write(dir.join("usher.toml"), config)?;
-        let scim_token = usher_core::random::token()?;
-        std::fs::write(dir.join("scim.token"), &scim_token)?;
+        let scratch = Scratch::create(database)?;
+        let mut usher = Self::launch(binary, &scratch, "").await?;
+        usher.owned = Some(scratch);
+        Ok(usher)
+    }
+
+    /// Starts `binary` in `scratch` with `extra` appended to the benchmark
+    /// configuration (one worker, pinned to CPU 0 when possible, a free port),
+    /// and waits until it is ready. The directory outlives the server.
+    pub async fn launch(binary: &str, scratch: &Scratch, extra: &str) -> anyhow::Result<Self> {
+        let dir = &scratch.dir;
+        std::fs::write(dir.join("usher.toml"), scratch.config(extra)?)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -111,7 +167,7 @@ impl Usher {
         } else {
             Command::new(binary)
         };
-        cmd.current_dir(&dir)
+        cmd.current_dir(dir)
             .args(["--config", "usher.toml", "serve"])
             .env("USHER_SERVER__BIND", format!("127.0.0.1:{port}"))
             .env(
@@ -125,12 +181,12 @@ impl Usher {
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {binary}"))?;
-        let usher = Self {
+        let mut usher = Self {
             child,
-            dir,
+            owned: None,
             base: format!("http://127.0.0.1:{port}"),
             pinned,
-            scim_token,
+            scim_token: scratch.scim_token.clone(),
         };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -139,6 +195,9 @@ impl Usher {
                 && res.status().is_success()
             {
                 return Ok(usher);
+            }
+            if let Some(status) = usher.child.try_wait()? {
+                anyhow::bail!("usher exited during start-up ({status}); its log is above");
             }
             anyhow::ensure!(Instant::now() < deadline, "usher not ready within 60 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -150,10 +209,19 @@ impl Usher {
         self.child.id()
     }
 
-    /// Stops the server and removes its directory.
-    pub fn stop(mut self) {
+    /// Stops the server, and removes its directory if it was its own.
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+/// A scenario that fails half-way must not leave a server running.
+impl Drop for Usher {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(scratch) = self.owned.take() {
+            scratch.remove();
+        }
     }
 }
