@@ -66,6 +66,7 @@ impl Frontends {
                 .with_master_key(backends.master.clone()),
         );
         let outbox: Arc<dyn usher_core::ports::Outbox> = store.clone();
+        let report: Arc<dyn usher_core::ports::RemoteObjects> = store.clone();
         let hasher = Arc::new(hasher(config));
         accounts::sync(&config.users, &*store, &*store, &hasher).await?;
         apps::sync(config, &*store, &*store).await?;
@@ -278,6 +279,7 @@ impl Frontends {
                 backends.consents.clone(),
                 backends.refresh_tokens.clone(),
                 (outbox, config.outbox.retention),
+                (report, config.report.retention),
                 Arc::new(SystemClock),
             );
         }

@@ -1,12 +1,13 @@
 //! Deletes lapsed durable grants (consents, refresh-token families) and lifecycle
-//! events processed longer ago than `[outbox] retention` from SQL on a schedule.
+//! events processed longer ago than `[outbox] retention` and outbound report rows
+//! older than `[report] retention` from SQL on a schedule.
 //! Nothing reads them any more, so this only bounds the tables; a missed run costs
 //! disk, not correctness.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use usher_core::ports::{Clock, Consents, Outbox, RefreshTokens};
+use usher_core::ports::{Clock, Consents, Outbox, RefreshTokens, RemoteObjects};
 
 /// How often expired grants and old processed events are deleted.
 pub const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -16,11 +17,15 @@ pub fn spawn(
     consents: Arc<dyn Consents>,
     refresh_tokens: Arc<dyn RefreshTokens>,
     outbox: (Arc<dyn Outbox>, Duration),
+    report: (Arc<dyn RemoteObjects>, Duration),
     clock: Arc<dyn Clock>,
 ) {
     let (outbox, retention) = outbox;
+    let (report, report_retention) = report;
     // Validated to at most ten years, which always converts.
     let retention = time::Duration::try_from(retention).unwrap_or(time::Duration::WEEK);
+    let report_retention =
+        time::Duration::try_from(report_retention).unwrap_or(time::Duration::days(90));
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_EVERY);
         loop {
@@ -44,6 +49,11 @@ pub fn spawn(
                 Ok(n) if n > 0 => tracing::info!(events = n, "pruned processed outbox events"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not prune processed outbox events"),
+            }
+            match report.prune_attempts(now - report_retention).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old outbound report rows"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not prune outbound report rows"),
             }
         }
     });

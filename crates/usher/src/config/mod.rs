@@ -76,6 +76,8 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// How long processed lifecycle events are kept.
     pub outbox: OutboxConfig,
+    /// How long outbound provisioning report rows are kept.
+    pub report: ReportConfig,
 }
 
 impl Default for Config {
@@ -98,6 +100,7 @@ impl Default for Config {
             scim: ScimConfig::default(),
             apps: Vec::new(),
             outbox: OutboxConfig::default(),
+            report: ReportConfig::default(),
         }
     }
 }
@@ -223,6 +226,24 @@ impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
             retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// `[report]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// How long an outbound attempt stays in the provisioning report (`usher
+    /// report`); older rows are pruned hourly.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            retention: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }

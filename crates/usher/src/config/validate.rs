@@ -95,6 +95,13 @@ impl Config {
                 "expected a duration from 1s to 3650d, such as \"7d\"",
             ));
         }
+        let retention = self.report.retention;
+        if retention.is_zero() || retention > std::time::Duration::from_secs(3650 * 24 * 3600) {
+            return Err(ConfigError::invalid(
+                "report.retention",
+                "expected a duration from 1s to 3650d, such as \"90d\"",
+            ));
+        }
         self.validate_accounts()?;
         self.oidc.clients()?;
         self.saml.service_providers()?;
