@@ -427,7 +427,7 @@ async fn oidc_provider_upstream_openid_client_downstream_jit_end_to_end() {
     let rows = report(&dir.0, &config_file, &["--user", "alice"]);
     let decisions: Vec<(&str, &str)> = rows
         .iter()
-        .filter_map(|r| Some((r["upstream"].as_str()?, r["outcome"].as_str()?)))
+        .filter_map(|r| Some((r["source"].as_str()?, r["result"].as_str()?)))
         .collect();
     // The VPN-only upstream's denial names alice too: its identity carried her
     // address, and a report by user shows attempts at her account.
@@ -442,11 +442,11 @@ async fn oidc_provider_upstream_openid_client_downstream_jit_end_to_end() {
         ],
         "{rows:?}"
     );
-    assert_eq!(rows[3]["reason"], "groups -operations", "{rows:?}");
+    assert_eq!(rows[3]["message"], "groups -operations", "{rows:?}");
     let vpn_rows = report(&dir.0, &config_file, &["--upstream", "corp-vpn"]);
     assert_eq!(vpn_rows.len(), 1, "{vpn_rows:?}");
     assert!(
-        vpn_rows[0]["reason"]
+        vpn_rows[0]["message"]
             .as_str()
             .is_some_and(|r| r.starts_with("network")),
         "{vpn_rows:?}"

@@ -240,10 +240,10 @@ async fn samlify_upstream_openid_client_downstream_jit_end_to_end() {
         "a denied sign-in creates no user"
     );
     let rows = report(&dir.0, &config_file, &["--upstream", "corp-saml"]);
-    let outcomes: Vec<&str> = rows.iter().filter_map(|r| r["outcome"].as_str()).collect();
+    let outcomes: Vec<&str> = rows.iter().filter_map(|r| r["result"].as_str()).collect();
     assert_eq!(outcomes, ["created", "signed_in", "denied"], "{rows:?}");
     assert!(
-        rows[2]["reason"]
+        rows[2]["message"]
             .as_str()
             .is_some_and(|r| r.starts_with("email_domain")),
         "{rows:?}"
