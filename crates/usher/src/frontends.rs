@@ -242,7 +242,6 @@ impl Frontends {
             },
         ));
         let provisioning = crate::provisioning::start(
-            config,
             &backends.database,
             &store,
             SessionsEnder::new(sessions.clone(), vec![backchannel.clone()]),

@@ -12,18 +12,14 @@ use usher_provisioning::{
 };
 use usher_store::{Database, SqlStore};
 
-use crate::config::Config;
-
 /// Starts this instance's planner and senders over `store` (which must hold the
 /// master key: connector settings are sealed), woken at once by PostgreSQL
 /// `NOTIFY` when another instance enqueues, otherwise every second.
 pub fn start(
-    config: &Config,
     database: &Database,
     store: &Arc<SqlStore>,
     sessions: SessionsEnder,
 ) -> anyhow::Result<Handle> {
-    let _ = config;
     let connectors = Arc::new(RegistrySource::new(crate::connectors::registry()?));
     let instance = instance_id();
     let planner = Planner::new(planner_ports(store, Arc::new(sessions)), instance.clone());
